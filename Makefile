@@ -1,0 +1,40 @@
+# `make test` and `make demo` start the real Kafka and Redis themselves and stop what they started.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV = $(shell scripts/venv.sh)
+PYTEST_ARGS ?=
+
+.PHONY: venv test unit demo stack-up stack-down bench-help clean-stack
+
+venv:
+	@echo "virtualenv: $(VENV)"
+
+test:
+	venv="$(VENV)"
+	export PATH="$$venv/bin:$$PATH"
+	started=0
+	if [ -z "$${FRESHREC_KAFKA_BOOTSTRAP:-}" ] || [ -z "$${FRESHREC_REDIS_URL:-}" ]; then
+	  freshrec stack up
+	  started=1
+	fi
+	trap '[ $$started = 1 ] && freshrec stack down || true' EXIT
+	freshrec stack status
+	python -m pytest $(PYTEST_ARGS)
+
+unit:
+	"$(VENV)/bin/python" -m pytest tests/unit $(PYTEST_ARGS)
+
+demo:
+	venv="$(VENV)"
+	export PATH="$$venv/bin:$$PATH"
+	freshrec stack up
+	trap 'freshrec stack down' EXIT
+	freshrec demo
+
+stack-up:
+	"$(VENV)/bin/freshrec" stack up
+
+stack-down:
+	"$(VENV)/bin/freshrec" stack down

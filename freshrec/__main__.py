@@ -1,0 +1,3 @@
+from freshrec.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""The ``freshrec`` command: one typer app, one sub-command module per concern."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from freshrec.demo import demo
+from freshrec.stack.cli import app as stack_app
+
+app = typer.Typer(
+    help="Freshrec: streaming real-time recommendations for online shops "
+         "(Kafka -> Faust -> River/torch -> Redis). Settings come from FRESHREC_* env vars.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(stack_app, name="stack")
+app.command(name="demo")(demo)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kafka-python narrates every connection at INFO; keep our own INFO lines readable.
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The local development stack: a real Kafka broker and a real Redis, started as plain processes."""

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from freshrec.stack.process import PidFile, StackError, pid_alive, stop_pid, wait_until
+
+
+def test_pidfile_ignores_unrelated_live_pid(tmp_path):
+    pf = PidFile(tmp_path / "x.pid", marker="definitely-not-in-any-cmdline")
+    pf.write(os.getpid())
+    assert pf.read() is None
+
+
+def test_pidfile_recognises_its_process(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "freshrec-marker"])
+    try:
+        pf = PidFile(tmp_path / "x.pid", marker="freshrec-marker")
+        pf.write(proc.pid)
+        assert pf.read() == proc.pid
+    finally:
+        stop_pid(proc.pid)
+        proc.wait()
+    assert not pid_alive(proc.pid)
+    assert pf.read() is None
+
+
+def test_wait_until_reports_dead_process():
+    with pytest.raises(StackError, match="exited"):
+        wait_until(lambda: False, timeout=5, alive=lambda: False, what="svc")
