@@ -1,0 +1,83 @@
+"""Loaders for public session datasets in the shared format (``train_sessions.tsv[.gz]``, ...).
+
+The datasets are never part of the repository: every loader takes a path. Format (one header line):
+``session_id<TAB>items`` with space-separated integer item ids, oldest first; test cases are
+``prefix<TAB>next_item``.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DatasetError(ValueError):
+    """The folder or a file in it is not in the expected format; the message says where."""
+
+
+def resolve(folder: Path, stem: str) -> Path:
+    """``stem.tsv`` or ``stem.tsv.gz`` inside ``folder``."""
+    for name in (f"{stem}.tsv", f"{stem}.tsv.gz"):
+        path = folder / name
+        if path.exists():
+            return path
+    raise DatasetError(f"{folder} has no {stem}.tsv or {stem}.tsv.gz (expected the ../shared/data format)")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+
+
+def iter_sessions(path: Path) -> Iterator[tuple[int, list[int]]]:
+    """Yield ``(session_id, items)`` from a session file, in file (= time) order."""
+    with _open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        if header[:2] != ["session_id", "items"]:
+            raise DatasetError(f"{path}: header must be 'session_id<TAB>items', got {header!r}")
+        for lineno, line in enumerate(f, start=2):
+            sid, sep, items = line.rstrip("\n").partition("\t")
+            if not sep:
+                raise DatasetError(f"{path}:{lineno}: missing tab between session id and items")
+            try:
+                parsed = int(sid), [int(x) for x in items.split()]
+            except ValueError:
+                raise DatasetError(f"{path}:{lineno}: expected an integer session id and item ids") from None
+            yield parsed
+
+
+def iter_cases(path: Path) -> Iterator[tuple[list[int], int]]:
+    """Yield ``(prefix, next_item)`` test cases in file order."""
+    with _open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        if header[:2] != ["prefix", "next_item"]:
+            raise DatasetError(f"{path}: header must be 'prefix<TAB>next_item', got {header!r}")
+        for lineno, line in enumerate(f, start=2):
+            prefix, _, nxt = line.rstrip("\n").partition("\t")
+            try:
+                yield [int(x) for x in prefix.split()], int(nxt)
+            except ValueError:
+                raise DatasetError(f"{path}:{lineno}: expected integer item ids") from None
+
+
+@dataclass
+class SessionDataset:
+    name: str
+    train: list[list[int]]
+    test: list[list[int]]
+    cases: list[tuple[list[int], int]]
+
+    @property
+    def n_items(self) -> int:
+        return len({i for s in self.train for i in s} | {i for s in self.test for i in s})
+
+
+def load_dataset(folder: str | Path) -> SessionDataset:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder} is not a folder; pass a dataset folder such as ../shared/data/diginetica")
+    train = [items for _, items in iter_sessions(resolve(folder, "train_sessions"))]
+    test = [items for _, items in iter_sessions(resolve(folder, "test_sessions"))]
+    cases = list(iter_cases(resolve(folder, "test_cases")))
+    return SessionDataset(folder.name, train, test, cases)
