@@ -113,3 +113,22 @@ def candidates_many(source: CandidateSource, sessions: Sequence[Session], k: int
     if many is not None:
         return many(sessions, k)
     return [source.candidates(s, k) for s in sessions]
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """A whole recommender: what the evaluation harness and the worker both drive.
+
+    ``fit`` trains offline on whole sessions (item lists, oldest first); ``learn_one`` learns from
+    the stream one interaction at a time (prequential evaluation and the worker call it, in event
+    order, *after* scoring that event); ``recommend_many`` returns the top ``k`` per session, best first.
+    Items are strings everywhere (dataset integer ids are passed as ``str``).
+    """
+
+    name: str
+
+    def fit(self, sessions: Sequence[Sequence[str]]) -> None: ...
+
+    def learn_one(self, session: Session, interaction: Interaction) -> None: ...
+
+    def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]: ...
