@@ -12,6 +12,7 @@ venv:
 	@echo "virtualenv: $(VENV)"
 
 test:
+	scripts/system-deps.sh
 	venv="$(VENV)"
 	export PATH="$$venv/bin:$$PATH"
 	started=0

@@ -6,6 +6,7 @@ import logging
 
 import typer
 
+from freshrec.bench import app as bench_app
 from freshrec.demo import demo
 from freshrec.stack.cli import app as stack_app
 
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(bench_app, name="bench")
 app.command(name="demo")(demo)
 
 

@@ -1,0 +1,11 @@
+"""``freshrec bench``: benchmarks that print JSON (speed and memory targets are checked here, not in tests).
+
+Each benchmark lives beside the code it measures; this module only gathers them into one command group.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Benchmarks; each prints one JSON object (record figures in docs/benchmarks.md).",
+                  no_args_is_help=True)
