@@ -50,7 +50,7 @@ class _StackFileSource(PydanticBaseSettingsSource):
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return {}
-        keys = ("kafka_bootstrap", "redis_url")
+        keys = ("kafka_bootstrap", "redis_url", "redis_read_url", "redis_write_url")
         return {k: data[k] for k in keys if isinstance(data.get(k), str)}
 
     def __call__(self) -> dict[str, Any]:
@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # --- connections -------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)")
+    redis_read_url: str | None = Field(None, description="Read-only Redis ACL user for serving; default redis_url")
+    redis_write_url: str | None = Field(None, description="Writer Redis ACL user for the worker; default redis_url")
+    redis_prefix: str = Field("fr:", description="Prefix of every Redis key (streams/keys.py), ends with ':'")
 
     # --- local stack -------------------------------------------------------------------
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Jars, virtualenvs, stack data")
@@ -80,6 +83,38 @@ class Settings(BaseSettings):
     topic_catalog: str = Field("freshrec.catalog", description="Item upserts, compacted, keyed by item")
     topic_dead_letter: str = Field("freshrec.dead-letter", description="Rejected input with its reason")
     topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic")
+    topic_item_updates: str = Field("freshrec.item-updates",
+                                    description="Repartition topic: per-window item pairs/counts, keyed by item")
+
+    # --- stream worker (streams/) ------------------------------------------------------
+    worker_app_id: str = Field("freshrec-worker", description="Faust app id = consumer group and table prefix")
+    worker_store: str = Field("memory://", description="Faust table store; tables recover from changelogs")
+    worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 disables the web server")
+    worker_recommender: str = Field("models.recommender:StreamRecommender",
+                                    description="module:factory of the Recommender the worker drives")
+    worker_take_max: int = Field(500, ge=1, le=10_000, description="Events per scoring window (stream.take)")
+    worker_take_ms: float = Field(5.0, gt=0, description="Longest wait to fill a scoring window, ms")
+    rec_k: int = Field(20, ge=1, le=200, description="Items per user / item recommendation list")
+    rec_user_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:user lists; 0 = none")
+    rec_item_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:item lists; 0 = none")
+    trending_ttl_s: int = Field(86400, ge=0, description="TTL of rec:trending lists; 0 = none")
+    session_max_events: int = Field(50, ge=1, description="Events kept per user session")
+    session_inactivity_s: float = Field(1800.0, gt=0, description="Inactivity that starts a new session")
+    session_max_items: int = Field(200, ge=1, description="Bound of the purchased and recently-seen sets")
+    session_max_event_ids: int = Field(256, ge=1, description="Recent event ids kept per user (dedup)")
+    covis_window: int = Field(5, ge=1, le=50, description="Co-visitation pairs within this many positions")
+    covis_half_life_s: float = Field(7 * 86400.0, gt=0, description="Half-life of co-visitation weights")
+    covis_top_k: int = Field(200, ge=1, description="Neighbours kept per item after pruning")
+    trending_half_life_s: float = Field(3600.0, gt=0, description="Half-life of trending popularity")
+    trending_k: int = Field(50, ge=1, description="Items per trending list")
+    trending_interval_s: float = Field(2.0, gt=0, description="Seconds between trending list refreshes")
+
+    # --- serving -----------------------------------------------------------------------
+    serve_host: str = Field("127.0.0.1", description="Address `freshrec serve` listens on")
+    serve_port: int = Field(8000, ge=0, le=65535, description="Port `freshrec serve` listens on")
+    serve_timeout_ms: float = Field(50.0, gt=0, description="Redis lookup timeout before serving a fallback list")
+    serve_fresh_s: float = Field(300.0, ge=0, description="A user's list younger than this is served unblended")
+    serve_cache_size: int = Field(10_000, ge=1, description="Last good lists kept in process for Redis outages")
 
     @classmethod
     def settings_customise_sources(
@@ -96,10 +131,23 @@ class Settings(BaseSettings):
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.cache_dir / "stack"
 
+    @property
+    def reader_url(self) -> str:
+        """Redis URL for serving: the read-only user when it belongs to the same Redis as ``redis_url``."""
+        return _same_server(self.redis_read_url, self.redis_url)
+
+    @property
+    def writer_url(self) -> str:
+        """Redis URL for the worker: the writer user when it belongs to the same Redis as ``redis_url``."""
+        return _same_server(self.redis_write_url, self.redis_url)
+
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to print or log: passwords in URLs are masked."""
         out = self.model_dump(mode="json")
         out["redis_url"] = redact_url(self.redis_url)
+        for key in ("redis_read_url", "redis_write_url"):
+            if out.get(key):
+                out[key] = redact_url(out[key])
         if out.get("stack_redis_password"):
             out["stack_redis_password"] = "***"
         return out
@@ -113,6 +161,16 @@ def redact_url(url: str) -> str:
     creds, _, host = rest.rpartition("@")
     user = creds.split(":", 1)[0] if ":" in creds else ""
     return f"{scheme}://{user}:***@{host}"
+
+
+def _same_server(user_url: str | None, main_url: str) -> str:
+    # The ACL users come from the stack file; when FRESHREC_REDIS_URL points elsewhere they would
+    # silently address the local stack instead, so they only count on the same host and port.
+    if not user_url:
+        return main_url
+    host = user_url.partition("://")[2].rpartition("@")[2].split("/")[0]
+    main_host = main_url.partition("://")[2].rpartition("@")[2].split("/")[0]
+    return user_url if host == main_host else main_url
 
 
 def env_help(field: str) -> str:

@@ -67,6 +67,7 @@ class Stack:
 
     def _write_connection(self, state: dict) -> None:
         conn = {"kafka_bootstrap": state["kafka_bootstrap"], "redis_url": state["redis_url"]}
+        conn.update({k: state[k] for k in ("redis_read_url", "redis_write_url") if k in state})
         tmp = self.paths.connection.with_suffix(".tmp")
         tmp.write_text(json.dumps(conn, indent=2))
         tmp.chmod(0o600)
@@ -78,6 +79,7 @@ class Stack:
         state = self._load_state()
         self._up_kafka(state)
         self._up_redis(state)
+        self._ensure_redis_users(state)
         self._save_state(state)
         self._write_connection(state)
         return self.status()
@@ -131,6 +133,15 @@ class Stack:
             raise
         state.update(redis_port=port, redis_password=password, redis_url=url)
 
+    def _ensure_redis_users(self, state: dict) -> None:
+        """A writer user for the worker and a read-only one for serving; passwords generated once."""
+        passwords = state.setdefault("redis_user_passwords", {})
+        for name in redis.ACL_RULES:
+            passwords.setdefault(name, secrets.token_urlsafe(24))
+        redis.ensure_users(state["redis_url"], passwords)
+        state["redis_write_url"] = redis.user_url(state["redis_url"], "freshrec-writer", passwords["freshrec-writer"])
+        state["redis_read_url"] = redis.user_url(state["redis_url"], "freshrec-reader", passwords["freshrec-reader"])
+
     def down(self) -> dict:
         """Stop only what this stack started, by the pids it recorded."""
         stopped = {}
@@ -165,4 +176,6 @@ def connection_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["FRESHREC_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
     env["FRESHREC_REDIS_URL"] = settings.redis_url
+    env["FRESHREC_REDIS_READ_URL"] = settings.reader_url
+    env["FRESHREC_REDIS_WRITE_URL"] = settings.writer_url
     return env

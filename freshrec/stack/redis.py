@@ -69,6 +69,36 @@ def answers_ping(url: str) -> bool:
         client.close()
 
 
+#: ACL rules of the stack's users: the worker writes (no admin or dangerous commands), serving only reads.
+ACL_RULES = {
+    "freshrec-writer": ["~*", "&*", "+@all", "-@admin", "-@dangerous", "+info"],
+    "freshrec-reader": ["~*", "resetchannels", "-@all", "+@read", "+@connection", "-@dangerous"],
+}
+
+
+def ensure_users(url: str, passwords: dict[str, str]) -> None:
+    """Create or refresh the ACL users (idempotent), logged in as the default admin user at ``url``.
+
+    Applied at runtime rather than written to redis.conf, so an already running Redis gets them too.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        for name, rules in ACL_RULES.items():
+            client.execute_command("ACL", "SETUSER", name, "reset", "on", f">{passwords[name]}", *rules)
+    except redis.RedisError as exc:
+        raise StackError(f"cannot create the Redis ACL users: {exc}") from None
+    finally:
+        client.close()
+
+
+def user_url(url: str, user: str, password: str) -> str:
+    """``redis://:admin@host:port/0`` -> ``redis://user:password@host:port/0``."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:{password}@{rest.rpartition('@')[2]}"
+
+
 def wait_ready(url: str, log_path: Path, alive, timeout: float = 30.0) -> None:
     try:
         wait_until(lambda: answers_ping(url), timeout, interval=0.05, what="Redis", alive=alive)
