@@ -9,6 +9,7 @@ import typer
 from freshrec.bench import app as bench_app
 from freshrec.demo import demo
 from freshrec.stack.cli import app as stack_app
+from serving.cli import serve
 
 app = typer.Typer(
     help="Freshrec: streaming real-time recommendations for online shops "
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.command(name="demo")(demo)
+app.command(name="serve")(serve)
 
 
 @app.callback()

@@ -1,0 +1,51 @@
+"""``freshrec serve``: the HTTP API and the demo page under uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from freshrec.settings import Settings, redact_url
+
+
+def serve(
+    host: str = typer.Option(None, envvar="FRESHREC_SERVE_HOST", show_envvar=True,
+                             help="Address to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, min=0, max=65535, envvar="FRESHREC_SERVE_PORT", show_envvar=True,
+                             help="Port (default 8000)."),
+    log_level: str = typer.Option("warning", help="uvicorn log level (access logs at 'info')."),
+) -> None:
+    """Serve GET /recommendations, GET /items/{id}, POST /events, /health, /metrics and the demo page (/).
+
+    Reads Redis as the read-only user (FRESHREC_REDIS_READ_URL, default FRESHREC_REDIS_URL) and
+    produces posted events to FRESHREC_TOPIC_EVENTS on FRESHREC_KAFKA_BOOTSTRAP.
+    """
+    import uvicorn
+
+    from serving.api import create_app
+    from serving.client import RecClient
+
+    settings = Settings()
+    host = host or settings.serve_host
+    port = settings.serve_port if port is None else port
+    if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+        typer.secho(f"error: --log-level {log_level!r}: use critical, error, warning, info or debug",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    try:
+        RecClient.from_settings(settings)  # validates the URL and prefix before binding the port
+    except ValueError as exc:
+        typer.secho(f"error: {exc}; check FRESHREC_REDIS_READ_URL / FRESHREC_REDIS_PREFIX",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    typer.echo(f"serving on http://{host}:{port}/  (redis {redact_url(settings.reader_url)}, "
+               f"kafka {settings.kafka_bootstrap})")
+    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level,
+                            access_log=log_level in ("info", "debug", "trace"), loop="asyncio", http="h11",
+                            lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    except OSError as exc:
+        typer.secho(f"error: cannot listen on {host}:{port} ({exc}); pick another --port or FRESHREC_SERVE_PORT",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)

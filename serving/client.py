@@ -1,0 +1,181 @@
+"""The detail-page lookup: one Redis round trip, typed results, and a page that never sees an exception.
+
+>>> client = RecClient.from_settings(Settings())                         # doctest: +SKIP
+>>> recs = await client.get_recommendations("u1", item_id="i9", k=10)     # doctest: +SKIP
+>>> [(r.item, r.reason) for r in recs.items], recs.source                 # doctest: +SKIP
+
+The user's list, the page item's list and trending are fetched with one pipeline of HGETs (no
+transaction: they are independent keys, and a read-only user may not run scripts). Which list is shown
+is decided by :func:`serving.blend.choose`.
+
+When Redis is slow or down, the page gets, in order: the last good list served for the same
+(user, item) from a bounded in-process cache, the last good trending list, or an empty list, each
+marked ``degraded=True``. Bad ids are the caller's bug and raise :class:`InvalidIdError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+import msgspec
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from freshrec.settings import Settings
+from serving.blend import Recommendations, choose
+from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
+
+log = logging.getLogger(__name__)
+
+MAX_K = 100
+#: what a Redis outage or a slow Redis raises through redis.asyncio
+REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+
+
+class InvalidIdError(ValueError):
+    """A user or item id the key schema refuses; ``field`` names which."""
+
+    def __init__(self, field: str, value: object):
+        self.field = field
+        super().__init__(f"{field}: {value!r} is not a valid id (1-64 characters of A-Z a-z 0-9 _ . -)")
+
+
+class RecClient:
+    """Reads recommendations, catalog items and live stats; async, safe to share across requests."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys | None = None, *, timeout_s: float = 0.05,
+                 fresh_s: float = 300.0, cache_size: int = 10_000):
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.timeout_s = timeout_s
+        self.fresh_ms = fresh_s * 1000.0
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
+        self._trending: Recommendations | None = None
+        self.degraded_total = 0  # read by the API's metrics
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> RecClient:
+        timeout_s = settings.serve_timeout_ms / 1000.0
+        client = aioredis.Redis.from_url(
+            url or settings.reader_url, socket_timeout=max(timeout_s, 0.5), socket_connect_timeout=1.0,
+            health_check_interval=0, max_connections=64)
+        return cls(client, Keys(settings.redis_prefix), timeout_s=timeout_s, fresh_s=settings.serve_fresh_s,
+                   cache_size=settings.serve_cache_size)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # --- recommendations --------------------------------------------------------------------
+    async def get_recommendations(self, user_id: str | None, item_id: str | None = None,
+                                  k: int = 10) -> Recommendations:
+        """The detail-page list for ``user_id`` (None: anonymous) on ``item_id``'s page (None: no item)."""
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k: must be an integer between 1 and {MAX_K}, got {k!r}")
+        user_key = self._key(self.keys.user_recs, user_id, "user") if user_id else None
+        item_key = self._key(self.keys.item_recs, item_id, "item") if item_id else None
+        keys = [key for key in (user_key, item_key, self.keys.trending()) if key]
+        try:
+            bodies = await self._hget_bodies(keys)
+        except REDIS_ERRORS as exc:
+            return self._fallback(user_id, item_id, k, exc)
+        lists = dict(zip(keys, (self._decode(key, body) for key, body in zip(keys, bodies))))
+        trending = lists[self.keys.trending()]
+        recs = choose(lists.get(user_key), lists.get(item_key), trending, page_item=item_id, k=k,
+                      now_ms=int(time.time() * 1000), fresh_ms=self.fresh_ms)
+        self._remember(user_id, item_id, recs, trending, k)
+        return recs
+
+    async def _hget_bodies(self, keys: list[str]) -> list[bytes | None]:
+        async with asyncio.timeout(self.timeout_s):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hget(key, BODY_FIELD)
+                return await pipe.execute()
+
+    def _key(self, build, value: str, field: str) -> str:
+        try:
+            return build(value)
+        except ValueError:
+            raise InvalidIdError(field, value) from None
+
+    def _decode(self, key: str, body: bytes | None) -> RecList | None:
+        if body is None:
+            return None
+        try:
+            return decode_rec_list(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # a malformed list is the writer's bug; the page falls through to the next source
+            log.warning("ignoring malformed list at %s: %s", key, exc)
+            return None
+
+    # --- outage fallbacks -------------------------------------------------------------------
+    def _remember(self, user_id: str | None, item_id: str | None, recs: Recommendations,
+                  trending: RecList | None, k: int) -> None:
+        if recs.items:
+            cache_key = (user_id, item_id)
+            self._cache[cache_key] = recs
+            self._cache.move_to_end(cache_key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        if trending is not None and (self._trending is None or self._trending.event_ts != trending.event_ts):
+            self._trending = choose(None, None, trending, page_item=None, k=MAX_K, now_ms=trending.event_ts,
+                                    fresh_ms=0)
+
+    def _fallback(self, user_id: str | None, item_id: str | None, k: int, exc: BaseException) -> Recommendations:
+        self.degraded_total += 1
+        log.warning("redis lookup failed (%s: %s); serving a fallback list", type(exc).__name__, exc)
+        cached = self._cache.get((user_id, item_id))
+        if cached is not None:
+            return cached.limited(k, exclude=item_id, degraded=True, source="cache")
+        if self._trending is not None:
+            return self._trending.limited(k, exclude=item_id, degraded=True, source="trending")
+        return Recommendations(items=(), source="none", degraded=True)
+
+    # --- catalog and live stats -------------------------------------------------------------
+    async def get_item(self, item_id: str) -> dict[str, Any] | None:
+        """The catalog entry ``item:{id}`` as a dict, None when unknown."""
+        key = self._key(self.keys.item, item_id, "item")
+        async with asyncio.timeout(max(self.timeout_s, 0.5)):
+            raw = await self.redis.get(key)
+        if raw is None:
+            return None
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            log.warning("ignoring malformed catalog entry at %s", key)
+            return None
+        return value if isinstance(value, dict) else None
+
+    async def get_hashes(self, pattern_kind: str, limit: int = 200) -> dict[str, dict[str, str]]:
+        """Every ``stats:*`` or ``ab:*`` hash (at most ``limit``), by key without the prefix."""
+        if pattern_kind not in ("stats", "ab"):
+            raise ValueError("pattern_kind: 'stats' or 'ab'")
+        found: list[str] = []
+        async with asyncio.timeout(max(self.timeout_s, 1.0)):
+            async for key in self.redis.scan_iter(match=f"{self.keys.prefix}{pattern_kind}:*", count=1000):
+                found.append(key.decode() if isinstance(key, bytes) else key)
+                if len(found) >= limit:
+                    break
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in found:
+                    pipe.hgetall(key)
+                values = await pipe.execute()
+        return {key.removeprefix(self.keys.prefix): {_s(f): _s(v) for f, v in value.items()}
+                for key, value in zip(found, values) if isinstance(value, dict)}
+
+    async def ping(self) -> bool:
+        try:
+            async with asyncio.timeout(max(self.timeout_s, 0.5)):
+                return bool(await self.redis.ping())
+        except REDIS_ERRORS:
+            return False
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

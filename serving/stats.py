@@ -1,0 +1,83 @@
+"""The demo page's live panel: events/s, freshness, model version and per-variant CTR.
+
+Figures come from the worker's ``stats:{name}`` hashes (counters, gauges and the ``fh:<upper ms>``
+freshness histogram of ``streams/writer.py``) and the ``ab:{experiment}:{variant}`` hashes
+(impressions, clicks, orders). Field names are looked up from short lists of synonyms, and anything
+absent is ``None`` (the page shows "-"): the panel must never break because a counter was renamed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+EVENT_COUNTERS = ("events", "events_total", "events_processed", "processed")
+RATE_GAUGES = ("events_per_s", "rate")
+FRESHNESS_GAUGES = ("freshness_p50_ms", "freshness_ms", "freshness_last_ms")
+MODEL_GAUGES = ("model_version", "model")
+
+
+def _num(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _first(hashes: list[dict[str, str]], names: tuple[str, ...]) -> str | None:
+    for h in hashes:
+        for name in names:
+            if h.get(name) not in (None, ""):
+                return h[name]
+    return None
+
+
+def histogram_quantile(hashes: list[dict[str, str]], q: float) -> float | None:
+    """Quantile (ms) of the summed ``fh:<upper>`` buckets; the bucket's upper bound, as the writer keeps them."""
+    counts: dict[float, float] = {}
+    for h in hashes:
+        for name, value in h.items():
+            upper, n = (_num(name[3:]) if name != "fh:inf" else float("inf")), _num(value)
+            if name.startswith("fh:") and upper is not None and n:
+                counts[upper] = counts.get(upper, 0.0) + n
+    total = sum(counts.values())
+    if not total:
+        return None
+    acc = 0.0
+    for upper in sorted(counts):
+        acc += counts[upper]
+        if acc >= q * total:
+            return upper
+    return None
+
+
+@dataclass
+class LivePanel:
+    """Turns raw hashes into panel figures; remembers the last event count to derive a rate."""
+
+    _last: tuple[float, float] | None = field(default=None, repr=False)
+
+    def figures(self, stats: dict[str, dict[str, str]], ab: dict[str, dict[str, str]],
+                now: float | None = None) -> dict:
+        now = time.monotonic() if now is None else now
+        hashes = list(stats.values())
+        rate = _num(_first(hashes, RATE_GAUGES))
+        count = sum(n for h in hashes if (n := _num(_first([h], EVENT_COUNTERS))) is not None) if hashes else None
+        if rate is None and count is not None and self._last is not None and now > self._last[0]:
+            rate = max(0.0, (count - self._last[1]) / (now - self._last[0]))
+        if count is not None:
+            self._last = (now, count)
+        freshness = _num(_first(hashes, FRESHNESS_GAUGES))
+        if freshness is None:
+            freshness = histogram_quantile(hashes, 0.5)
+        variants = {}
+        for name, h in sorted(ab.items()):
+            _, _, rest = name.partition(":")  # "ab:{experiment}:{variant}" -> "{experiment}:{variant}"
+            impressions, clicks = _num(h.get("impressions")), _num(h.get("clicks"))
+            variants[rest] = {
+                "impressions": impressions, "clicks": clicks, "orders": _num(h.get("orders")),
+                "ctr": (clicks / impressions) if impressions and clicks is not None else None,
+            }
+        return {"events_per_s": rate, "events_total": count, "freshness_p50_ms": freshness,
+                "freshness_p99_ms": _num(_first(hashes, ("freshness_p99_ms",))) or histogram_quantile(hashes, 0.99),
+                "model_version": _first(hashes, MODEL_GAUGES), "variants": variants}
