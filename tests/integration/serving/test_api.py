@@ -1,0 +1,126 @@
+"""The HTTP API in process (ASGI) against the real Redis (read-only user) and Kafka."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from serving.api import create_app
+from serving.client import RecClient
+from serving.events import KafkaEventSink
+from tests.integration.serving.conftest import rec_list
+
+pytestmark = pytest.mark.integration
+
+ITEM = {"item_id": "p", "title": "Trail shoe <X>", "category": ["Shoes", "Running"], "brand": "Acme", "price": 89.5}
+
+
+@pytest.fixture
+async def api(settings, redis_url, kafka_bootstrap, keys, tmp_topic):
+    topic = tmp_topic("api-events")
+    client = RecClient(aioredis.Redis.from_url(settings.reader_url), keys, timeout_s=0.5)
+    sink = KafkaEventSink(kafka_bootstrap, topic)
+    app = create_app(settings, client=client, sink=sink)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+            http.topic = topic
+            yield http
+    await sink.close()
+    await client.close()
+
+
+async def test_recommendations_with_titles(api, keys, write_list, redis_client):
+    write_list(keys.user_recs("u1"), rec_list("a", "b", ctx="p", list_id="L9", variant="B"))
+    redis_client.set(keys.item("a"), orjson.dumps({"item_id": "a", "title": "Sock"}))
+    res = await api.get("/recommendations", params={"user": "u1", "item": "p", "k": 5, "details": 1})
+    assert res.status_code == 200
+    body = res.json()
+    assert body["source"] == "user" and body["list_id"] == "L9" and body["variant"] == "B"
+    assert [(e["item"], e["title"], e["reason"]) for e in body["items"]] == [
+        ("a", "Sock", "similar to p"), ("b", None, "similar to p")]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"user": "a:b*", "item": "p"}, "user"), ({"user": "u", "item": "x" * 65}, "item"),
+])
+async def test_bad_ids_are_422_naming_the_field(api, params, field):
+    res = await api.get("/recommendations", params=params)
+    assert res.status_code == 422
+    assert res.json()["detail"]["field"] == field
+
+
+async def test_bad_k_is_422(api):
+    res = await api.get("/recommendations", params={"item": "p", "k": 0})
+    assert res.status_code == 422
+    assert res.json()["detail"][0]["loc"] == ["query", "k"]
+
+
+async def test_items(api, keys, redis_client):
+    redis_client.set(keys.item("p"), orjson.dumps(ITEM))
+    assert (await api.get("/items/p")).json() == ITEM
+    missing = await api.get("/items/nope")
+    assert missing.status_code == 404 and missing.json()["detail"]["field"] == "item_id"
+    assert (await api.get("/items/a*b")).status_code == 422
+
+
+async def test_posted_event_reaches_kafka_keyed_by_user(api, kafka_bootstrap, unique):
+    from kafka import KafkaConsumer
+
+    ev = {"event_id": f"e{unique}", "ts": int(time.time() * 1000), "user_id": "u7", "item_id": "p", "type": "view"}
+    res = await api.post("/events", content=json.dumps(ev))
+    assert res.status_code == 202, res.text
+    consumer = KafkaConsumer(api.topic, bootstrap_servers=kafka_bootstrap, group_id=f"g-{unique}",
+                             auto_offset_reset="earliest", consumer_timeout_ms=15_000)
+    msgs = []
+    for msg in consumer:
+        msgs.append(msg)
+        break
+    consumer.close()
+    assert len(msgs) == 1, "the event did not reach Kafka within 15 s"
+    assert msgs[0].key == b"u7"
+    assert json.loads(msgs[0].value)["event_id"] == f"e{unique}"
+
+
+@pytest.mark.parametrize("body, field, status", [
+    (b'{"event_id": "e1", "ts": 5, "user_id": "u", "type": "view", "item_id": "i"}', "ts", 422),
+    (b'{"event_id": "e1", "ts": 1800000000000, "user_id": "u\\r\\n", "type": "view", "item_id": "i"}', "user_id", 422),
+    (b'{"event_id": "e1", "ts": 1800000000000, "user_id": "u", "type": "hover", "item_id": "i"}', "type", 422),
+    (b'{"event_id": "e1", "ts": 1800000000000, "user_id": "u", "type": "view"}', "item_id", 422),
+    (b"not json", "$", 422),
+    (b"[" + b"1," * 40_000 + b"1]", "$", 413),
+])
+async def test_bad_events_are_4xx_naming_the_field(api, body, field, status):
+    res = await api.post("/events", content=body)
+    assert res.status_code == status
+    assert res.json()["detail"]["field"] == field
+
+
+async def test_health_metrics_and_stats(api, keys, redis_client):
+    redis_client.hset(keys.stats("worker"), mapping={"events": 120, "fh:4.0": 10, "fh:8.0": 2,
+                                                     "model_version": "covis-1"})
+    redis_client.hset(keys.ab("rank", "A"), mapping={"impressions": 200, "clicks": 10})
+    health = await api.get("/health")
+    assert health.status_code == 200 and health.json()["redis"] == "up"
+    await api.get("/items/nope")
+    stats = (await api.get("/stats")).json()
+    assert stats["events_total"] == 120 and stats["freshness_p50_ms"] == 4.0
+    assert stats["model_version"] == "covis-1"
+    assert stats["variants"]["rank:A"]["ctr"] == pytest.approx(0.05)
+    text = (await api.get("/metrics")).text
+    assert 'freshrec_http_requests_total{method="GET",route="/items/{item_id}",status="404"} 1.0' in text
+    assert 'freshrec_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health"}' in text
+
+
+async def test_detail_page_shows_the_item(api, keys, redis_client):
+    redis_client.set(keys.item("p"), orjson.dumps(ITEM))
+    page = await api.get("/p/p", params={"user": "u1"})
+    assert page.status_code == 200
+    assert "Trail shoe &lt;X&gt;" in page.text and "Shoes › Running" in page.text and "89.50" in page.text
+    assert "Recommended for you" in page.text
+    assert (await api.get("/p/nope")).status_code == 404
+    assert (await api.get("/p/p", params={"user": "x y"})).status_code == 422
