@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     topic_item_updates: str = Field("freshrec.item-updates",
                                     description="Repartition topic: per-window item pairs/counts, keyed by item")
 
+    # --- producers (shop, replay, POST /events) -----------------------------------------
+    producer_linger_ms: int = Field(20, ge=0, le=10_000, description="Producer batching delay, ms")
+    producer_batch_size: int = Field(262_144, ge=1024, le=16_777_216, description="Producer batch size, bytes")
+    producer_compression: str = Field("none", pattern="^(none|gzip|lz4|snappy|zstd)$",
+                                      description="Producer compression (lz4/snappy/zstd need their libraries)")
+
     # --- stream worker (streams/) ------------------------------------------------------
     worker_app_id: str = Field("freshrec-worker", description="Faust app id = consumer group and table prefix")
     worker_store: str = Field("memory://", description="Faust table store; tables recover from changelogs")

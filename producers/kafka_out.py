@@ -1,0 +1,220 @@
+"""The one Kafka producer every Freshrec writer uses, and the helper that creates its topics.
+
+Events are keyed by user id (one user's events stay ordered in one partition), catalog upserts by
+item id (the catalog topic is compacted, so the latest upsert per item survives). Delivery is
+``acks=all`` with kafka-python's idempotent producer; a failed delivery is counted and raised by
+:meth:`EventProducer.flush`, so nothing is lost silently.
+
+Typical use (the shop, replay, serving's ``POST /events`` and the stream worker's dead letters)::
+
+    with EventProducer.from_settings(Settings()) as out:
+        out.send_item(item)        # catalog first, so the worker knows the item
+        out.send_event(event)
+    # leaving the block flushes and raises DeliveryError if any record failed
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+from freshrec.settings import Settings
+from producers.schema import CatalogItem, Event, encode_event, encode_item
+
+log = logging.getLogger(__name__)
+
+COMPRESSIONS = ("none", "gzip", "lz4", "snappy", "zstd")
+# Our own partition choice must agree with every other client's default partitioner (Java,
+# aiokafka, Faust), so it is the same murmur2; the cache only avoids re-hashing a user's id.
+_MAX_CACHED_KEYS = 1_000_000
+
+
+class ProducerError(RuntimeError):
+    """Kafka could not be reached or rejected the producer's configuration; the message says what to fix."""
+
+
+class DeliveryError(ProducerError):
+    """Some records were not acknowledged; ``failed`` counts them, ``first`` is the first cause."""
+
+    def __init__(self, failed: int, first: BaseException | None):
+        self.failed = failed
+        self.first = first
+        super().__init__(f"{failed} record(s) were not delivered to Kafka; first error: {first!r}")
+
+
+class EventProducer:
+    """A thin, batching wrapper around :class:`kafka.KafkaProducer` for events and catalog items.
+
+    Hyperparameters are the producer's batching knobs; ``sent`` and ``failed`` count records since
+    construction. Not thread-safe for sending from several threads at once (one producer per thread).
+    """
+
+    def __init__(self, bootstrap: str, *, topic_events: str = "freshrec.events",
+                 topic_catalog: str = "freshrec.catalog", linger_ms: int = 20,
+                 batch_size: int = 256 * 1024, compression: str = "none",
+                 client_id: str = "freshrec-producer", **kafka_config: Any):
+        if compression not in COMPRESSIONS:
+            raise ProducerError(f"compression {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+        self.topic_events = topic_events
+        self.topic_catalog = topic_catalog
+        self.sent = 0
+        self.failed = 0
+        self._first_error: BaseException | None = None
+        self._reported = 0
+        self._lock = threading.Lock()
+        self._partitions: dict[str, int] = {}
+        self._key_partition: dict[tuple[str, bytes], int] = {}
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=linger_ms,
+                batch_size=batch_size, compression_type=None if compression == "none" else compression,
+                max_request_size=max(1_048_576, batch_size), **kafka_config)
+        except (KafkaError, ValueError) as exc:  # ValueError: bad config or a codec library missing
+            raise ProducerError(f"cannot create a Kafka producer for {bootstrap}: {exc}. Check "
+                                "FRESHREC_KAFKA_BOOTSTRAP (run `freshrec stack up`) and the compression "
+                                "codec (lz4/snappy/zstd need their Python libraries; use none or gzip)") from None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> EventProducer:
+        params: dict[str, Any] = dict(
+            topic_events=settings.topic_events, topic_catalog=settings.topic_catalog,
+            linger_ms=settings.producer_linger_ms, batch_size=settings.producer_batch_size,
+            compression=settings.producer_compression)
+        params.update(overrides)
+        return cls(settings.kafka_bootstrap, **params)
+
+    # --- sending -------------------------------------------------------------------------------
+    def send_event(self, event: Event, topic: str | None = None) -> None:
+        """Queue one event, keyed by its user id."""
+        self.send_raw(topic or self.topic_events, event.user_id.encode(), encode_event(event))
+
+    def send_item(self, item: CatalogItem, topic: str | None = None) -> None:
+        """Queue one catalog upsert, keyed by its item id."""
+        self.send_raw(topic or self.topic_catalog, item.item_id.encode(), encode_item(item))
+
+    def delete_item(self, item_id: str, topic: str | None = None) -> None:
+        """Queue a tombstone: compaction then forgets the item."""
+        self.send_raw(topic or self.topic_catalog, item_id.encode(), None)
+
+    def send_raw(self, topic: str, key: bytes, value: bytes | None) -> None:
+        """Queue pre-encoded bytes (the replay's fast path); the caller vouches they are valid."""
+        part = self._key_partition.get((topic, key))
+        if part is None:
+            part = self._partition_for(topic, key)
+        try:
+            fut = self._producer.send(topic, value, key, None, part)
+        except KafkaError as exc:
+            raise ProducerError(f"cannot queue a record for {topic}: {exc}") from None
+        fut.add_errback(self._on_error)
+        self.sent += 1
+
+    def _partition_for(self, topic: str, key: bytes) -> int:
+        n = self._partitions.get(topic)
+        if n is None:
+            try:
+                parts = self._producer.partitions_for(topic)
+            except KafkaError as exc:
+                raise ProducerError(f"topic {topic!r} is unknown to Kafka ({exc}); create it first "
+                                    "(producers.kafka_out.ensure_topics, or `freshrec shop` does)") from None
+            n = self._partitions[topic] = len(parts)
+        if len(self._key_partition) >= _MAX_CACHED_KEYS:
+            self._key_partition.clear()
+        part = self._key_partition[(topic, key)] = (murmur2(key) & 0x7FFFFFFF) % n
+        return part
+
+    def _on_error(self, exc: BaseException) -> None:
+        # Runs on kafka-python's sender thread.
+        with self._lock:
+            self.failed += 1
+            if self._first_error is None:
+                self._first_error = exc
+                log.error("Kafka delivery failed: %r", exc)
+
+    # --- completion ----------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued record is acknowledged; raise :class:`DeliveryError` on new failures."""
+        try:
+            self._producer.flush(timeout)
+        except KafkaError as exc:
+            raise ProducerError(f"flush did not finish within {timeout}s: {exc}") from None
+        with self._lock:
+            new, first = self.failed - self._reported, self._first_error
+            self._reported = self.failed
+        if new:
+            raise DeliveryError(new, first)
+
+    def close(self, timeout: float | None = None) -> None:
+        self._producer.close(timeout)
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
+
+
+def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str | None = None,
+                  partitions: int | None = None) -> dict[str, str]:
+    """Create the events topic and the compacted catalog topic unless they exist (idempotent).
+
+    Returns ``{topic: "created" | "exists"}``. Raises :class:`ProducerError` if an existing catalog
+    topic is not compacted, because the worker rebuilds the catalog from it and would lose items.
+    """
+    events = events or settings.topic_events
+    catalog = catalog or settings.topic_catalog
+    partitions = partitions or settings.topic_partitions
+    wanted = {
+        events: {"num_partitions": partitions, "replication_factor": 1},
+        catalog: {"num_partitions": partitions, "replication_factor": 1,
+                  "configs": {"cleanup.policy": "compact"}},
+    }
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-topics")
+    except KafkaError as exc:
+        raise ProducerError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
+                            "run `freshrec stack up` or set FRESHREC_KAFKA_BOOTSTRAP") from None
+    try:
+        result: dict[str, str] = {}
+        existing = set(admin.list_topics())
+        for name, spec in wanted.items():
+            if name in existing:
+                result[name] = "exists"
+                continue
+            try:
+                admin.create_topics({name: spec}, wait_for_metadata=True)
+                result[name] = "created"
+            except TopicAlreadyExistsError:  # another process won the race
+                result[name] = "exists"
+        if result[catalog] == "exists":
+            _check_compacted(admin, catalog)
+        return result
+    finally:
+        admin.close()
+
+
+def _check_compacted(admin: KafkaAdminClient, topic: str) -> None:
+    res = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {"cleanup.policy": None})],
+                                 config_filter="all")
+    policy = _config_value(res, topic, "cleanup.policy")
+    if policy is not None and "compact" not in policy:
+        raise ProducerError(f"catalog topic {topic!r} exists with cleanup.policy={policy}, not compact; "
+                            f"delete it or set FRESHREC_TOPIC_CATALOG to another name")
+
+
+def _config_value(res: Any, topic: str, key: str) -> str | None:
+    # describe_configs answers {"topic": {name: {key: {"value": ...}}}}; tolerate other shapes.
+    try:
+        entry = res["topic"][topic][key]
+    except (KeyError, TypeError):
+        return None
+    return entry.get("value") if isinstance(entry, dict) else str(entry)
