@@ -1,0 +1,56 @@
+"""The worker's agents and timers: thin loops with explicit stable names; the work is in ``handlers``.
+
+Each agent consumes ``take_events`` windows (up to ``worker_take_max`` events or ``worker_take_ms``),
+so per-window costs (one ``recommend_many``, one Redis pipeline) are shared by hundreds of events.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from freshrec.settings import Settings
+from streams.handlers import Handlers
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+NEIGHBORS_PUBLISH_S = 1.0
+STATS_FLUSH_S = 1.0
+
+
+def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers) -> dict:
+    size, within = settings.worker_take_max, settings.worker_take_ms / 1000.0
+
+    @app.agent(topics.events, name="events")
+    async def events(stream):
+        async for window in stream.take_events(size, within=within):
+            await h.on_events(window)
+
+    @app.agent(topics.item_updates, name="item-updates")
+    async def item_updates(stream):
+        async for window in stream.take_events(size, within=within):
+            await h.on_item_updates(window)
+
+    @app.agent(topics.catalog, name="catalog")
+    async def catalog(stream):
+        async for window in stream.take_events(size, within=within):
+            await h.on_catalog(window)
+
+    @app.timer(NEIGHBORS_PUBLISH_S, name="publish-neighbors")
+    async def publish_neighbors():
+        await h.publish_neighbors()
+
+    # Every worker holds all items' popularity, so the leader alone writes the (identical) lists.
+    @app.timer(settings.trending_interval_s, on_leader=True, name="publish-trending")
+    async def publish_trending():
+        await h.publish_trending()
+
+    @app.timer(STATS_FLUSH_S, name="flush-stats")
+    async def flush_stats():
+        await h.flush_stats()
+
+    return {"events": events, "item-updates": item_updates, "catalog": catalog,
+            "publish-neighbors": publish_neighbors, "publish-trending": publish_trending,
+            "flush-stats": flush_stats}

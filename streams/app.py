@@ -1,0 +1,94 @@
+"""The Faust app and its assembly: app, topics, tables, agents, all configured from one Settings.
+
+No module-level app: :func:`build` makes one per call, so tests and the benchmark run isolated
+workers (own app id, topics, key prefix) side by side.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+import faust
+
+from freshrec.settings import Settings
+from streams.agents import register_agents
+from streams.handlers import Handlers
+from streams.keys import Keys
+from streams.processor import EventProcessor
+from streams.session import SessionPolicy
+from streams.tables import Tables, make_tables
+from streams.topics import Topics, make_topics
+from streams.writer import RedisWriter
+
+
+class RecommenderLoadError(ValueError):
+    """``worker_recommender`` does not name an importable ``module:factory``."""
+
+
+def load_recommender(spec: str):
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise RecommenderLoadError(f"FRESHREC_WORKER_RECOMMENDER={spec!r}: expected 'module:factory'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise RecommenderLoadError(f"FRESHREC_WORKER_RECOMMENDER={spec!r}: cannot import it ({exc})") from None
+    return factory()
+
+
+def make_app(settings: Settings) -> faust.App:
+    broker = ";".join(f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip())
+    web = settings.worker_web_port > 0
+    return faust.App(
+        settings.worker_app_id,
+        broker=broker,
+        store=settings.worker_store,
+        autodiscover=False,
+        datadir=str(settings.cache_dir / "worker" / settings.worker_app_id),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=web,
+        web_port=settings.worker_web_port or 6066,
+        web_bind="127.0.0.1",
+        # Commit often: a restart replays at most this much, and replays are idempotent (event ids).
+        broker_commit_interval=timedelta(seconds=1),
+        producer_linger_ms=1,
+        producer_max_batch_size=1 << 20,
+        stream_buffer_maxsize=8192,
+        table_standby_replicas=0,
+    )
+
+
+@dataclass
+class Pipeline:
+    """One assembled worker."""
+
+    settings: Settings
+    app: faust.App
+    topics: Topics
+    tables: Tables
+    handlers: Handlers
+    agents: dict
+
+
+def build(settings: Settings, recommender=None) -> Pipeline:
+    if recommender is None:
+        recommender = load_recommender(settings.worker_recommender)
+    app = make_app(settings)
+    policy = SessionPolicy(max_events=settings.session_max_events,
+                           inactivity_ms=int(settings.session_inactivity_s * 1000),
+                           max_items=settings.session_max_items, max_event_ids=settings.session_max_event_ids)
+    processor = EventProcessor(recommender, policy, covis_window=settings.covis_window, k=settings.rec_k)
+    writer = RedisWriter(getattr(settings, "writer_url", settings.redis_url), Keys(settings.redis_prefix),
+                         user_ttl_ms=settings.rec_user_ttl_s * 1000, item_ttl_ms=settings.rec_item_ttl_s * 1000,
+                         trending_ttl_ms=settings.trending_ttl_s * 1000)
+    handlers = Handlers(settings, recommender, processor, writer)
+    topics = make_topics(app, settings)
+    tables = make_tables(app, settings, on_neighbors=handlers.on_neighbors_changelog,
+                         on_catalog=handlers.on_catalog_changelog)
+    handlers.bind(topics, tables)
+    agents = register_agents(app, settings, topics, handlers)
+    return Pipeline(settings, app, topics, tables, handlers, agents)

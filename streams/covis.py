@@ -1,0 +1,188 @@
+"""Item co-visitation, split in two halves that run on different partitions.
+
+User side (events agent, partitioned by user): :func:`session_pairs` turns one event into weighted
+item pairs, and :class:`ItemDeltas` sums a take window's pairs and view counts per *item*, so the
+repartition topic carries one message per touched item per window instead of one per pair.
+
+Item side (item-updates agent, partitioned by item): :class:`ItemStats` is the value of the
+item-keyed ``item-stats`` table: decayed popularity and decayed neighbour weights, pruned to the top
+K. Decay is *forward* decay (weights are stored scaled by ``2**((ts - base)/half_life)``), so adding a
+pair is O(1) instead of rescaling every neighbour on every update.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import msgspec
+
+from models.base import Session
+
+SIMILAR = "s"        # viewed together (view/click -> view/click)
+COMPLEMENTARY = "c"  # carted or bought together
+_CART_LIKE = frozenset({"cart", "order"})
+_RESCALE_EXP = 40.0   # renormalise before 2**exp loses float precision
+
+
+def session_pairs(session: Session, item: str, type_: str, window: int):
+    """Pairs ``(a, b, weight, kind)`` created by interacting with ``item`` after ``session``.
+
+    Pairs join ``item`` with the previous ``window`` distinct items, weighted ``1/distance``
+    (both directions). Cart/order events also pair with earlier cart/order items as complements.
+    """
+    out = []
+    seen = {item}
+    dist = 0
+    cart_like = type_ in _CART_LIKE
+    for prev in reversed(session.interactions):
+        other = prev.item
+        if other in seen:
+            continue
+        seen.add(other)
+        dist += 1
+        if dist <= window:
+            w = 1.0 / dist
+            out.append((other, item, w, SIMILAR))
+            out.append((item, other, w, SIMILAR))
+        if cart_like and prev.type in _CART_LIKE:
+            out.append((other, item, 1.0, COMPLEMENTARY))
+            out.append((item, other, 1.0, COMPLEMENTARY))
+        if dist >= window and not cart_like:
+            break
+    return out
+
+
+class ItemDelta(msgspec.Struct, array_like=True):
+    """One repartition message: what a take window adds to one item (event-time ``ts``)."""
+
+    ts: int = 0
+    views: float = 0.0
+    similar: dict[str, float] = {}
+    complementary: dict[str, float] = {}
+
+
+class ItemDeltas:
+    """Accumulates a window's pairs and views per item."""
+
+    def __init__(self) -> None:
+        self.by_item: dict[str, ItemDelta] = {}
+
+    def _get(self, item: str, ts: int) -> ItemDelta:
+        d = self.by_item.get(item)
+        if d is None:
+            d = self.by_item[item] = ItemDelta(ts=ts)
+        elif ts > d.ts:
+            d.ts = ts
+        return d
+
+    def add_view(self, item: str, ts: int, weight: float = 1.0) -> None:
+        self._get(item, ts).views += weight
+
+    def add_pair(self, a: str, b: str, w: float, ts: int, kind: str = SIMILAR) -> None:
+        d = self._get(a, ts)
+        target = d.similar if kind == SIMILAR else d.complementary
+        target[b] = target.get(b, 0.0) + w
+
+    def __len__(self) -> int:
+        return len(self.by_item)
+
+
+class NeighborList(msgspec.Struct, array_like=True):
+    """What every worker's scorer gets for one item (value of the global ``neighbors`` table)."""
+
+    ts: int
+    popularity: float
+    similar: list[tuple[str, float]] = []
+    complementary: list[tuple[str, float]] = []
+
+
+class ItemStats(msgspec.Struct, array_like=True):
+    """Item-side state. Stored weights are forward-decayed relative to ``base`` (event time, ms)."""
+
+    base: int = 0
+    ts: int = 0
+    popularity: float = 0.0
+    similar: dict[str, float] = {}
+    complementary: dict[str, float] = {}
+
+
+class CovisPolicy:
+    """Decay and pruning of the item side."""
+
+    def __init__(self, *, half_life_ms: float = 7 * 86400_000.0, top_k: int = 200,
+                 popularity_half_life_ms: float = 3600_000.0):
+        self.half_life_ms = half_life_ms
+        self.top_k = top_k
+        self.popularity_half_life_ms = popularity_half_life_ms
+
+    def apply(self, stats: ItemStats, delta: ItemDelta) -> None:
+        if not stats.base:
+            stats.base = delta.ts
+        ts = max(stats.ts, delta.ts)
+        # Popularity decays on its own (faster) clock: trending is about the last hours.
+        if stats.ts:
+            stats.popularity *= 2.0 ** (-(ts - stats.ts) / self.popularity_half_life_ms)
+        stats.popularity += delta.views
+        stats.ts = ts
+        exp = (delta.ts - stats.base) / self.half_life_ms
+        if exp > _RESCALE_EXP:
+            self._rescale(stats, delta.ts)
+            exp = 0.0
+        scale = 2.0 ** exp
+        for target, adds in ((stats.similar, delta.similar), (stats.complementary, delta.complementary)):
+            for other, w in adds.items():
+                target[other] = target.get(other, 0.0) + w * scale
+        self._prune(stats)
+
+    def _rescale(self, stats: ItemStats, new_base: int) -> None:
+        f = 2.0 ** (-(new_base - stats.base) / self.half_life_ms)
+        stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
+        stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
+        stats.base = new_base
+
+    def _prune(self, stats: ItemStats) -> None:
+        # Prune to K only once the map doubles: amortised O(1) per pair, memory stays within 2K.
+        for attr in ("similar", "complementary"):
+            weights = getattr(stats, attr)
+            if len(weights) > 2 * self.top_k:
+                setattr(stats, attr, dict(heapq.nlargest(self.top_k, weights.items(), key=lambda kv: kv[1])))
+
+    def neighbors(self, stats: ItemStats) -> NeighborList:
+        """The published view: top K per kind, weights decayed to the item's latest ts."""
+        f = 2.0 ** (-(stats.ts - stats.base) / self.half_life_ms)
+
+        def top(weights: dict[str, float]) -> list[tuple[str, float]]:
+            best = heapq.nlargest(self.top_k, weights.items(), key=lambda kv: kv[1])
+            return [(k, v * f) for k, v in best]
+
+        return NeighborList(ts=stats.ts, popularity=stats.popularity,
+                            similar=top(stats.similar), complementary=top(stats.complementary))
+
+
+def decayed(value: float, since_ts: int, now_ts: int, half_life_ms: float) -> float:
+    if now_ts <= since_ts:
+        return value
+    return value * math.pow(2.0, -(now_ts - since_ts) / half_life_ms)
+
+
+_enc = msgspec.msgpack.Encoder()
+_delta_dec = msgspec.msgpack.Decoder(ItemDelta)
+_stats_dec = msgspec.msgpack.Decoder(ItemStats)
+_nb_dec = msgspec.msgpack.Decoder(NeighborList)
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    return _enc.encode(obj)
+
+
+def decode_delta(data: bytes) -> ItemDelta:
+    return _delta_dec.decode(data)
+
+
+def decode_stats(data: bytes) -> ItemStats:
+    return _stats_dec.decode(data)
+
+
+def decode_neighbors(data: bytes) -> NeighborList:
+    return _nb_dec.decode(data)

@@ -1,0 +1,238 @@
+"""What each agent and timer does with a window: the async glue between Faust and the plain logic.
+
+Agents (``agents.py``) only loop and call these methods; the decisions live in ``processor.py``,
+``covis.py``, ``session.py`` and ``trending.py``, and Redis I/O in ``writer.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+
+from freshrec.settings import Settings
+from producers.schema import CatalogItem, decode_item
+from streams.covis import CovisPolicy, ItemDelta, ItemStats, NeighborList, decode_delta, decode_neighbors, \
+    decode_stats, encode
+from streams.keys import RecItem, RecList
+from streams.processor import EventProcessor
+from streams.routing import DeadLetter, route_event, route_item
+from streams.session import decode_state, encode_state
+from streams.trending import trending
+from streams.writer import RedisWriter, freshness_bucket, now_ms
+
+log = logging.getLogger(__name__)
+_json = msgspec.json.Encoder()
+
+
+def push_neighbors(recommender, item: str, nb: NeighborList | None) -> None:
+    """Hand one item's published lists to the local model (every worker does, for every item)."""
+    setter = getattr(recommender, "set_neighbors", None)
+    if setter is None:
+        return
+    setter(item, [] if nb is None else nb.similar)
+    comp = getattr(recommender, "set_complements", None)
+    if comp is not None:
+        comp(item, [] if nb is None else nb.complementary)
+
+
+class Handlers:
+    """Per-worker state that is *not* in tables (caches rebuilt from them) plus the window logic."""
+
+    def __init__(self, settings: Settings, recommender, processor: EventProcessor, writer: RedisWriter):
+        self.settings = settings
+        self.recommender = recommender
+        self.processor = processor
+        self.writer = writer
+        self.covis = CovisPolicy(half_life_ms=settings.covis_half_life_s * 1000, top_k=settings.covis_top_k,
+                                 popularity_half_life_ms=settings.trending_half_life_s * 1000)
+        self.topics = None
+        self.tables = None
+        self.dirty_items: set[str] = set()
+        self.popularity: dict[str, tuple[float, int]] = {}
+        self.categories: dict[str, str] = {}
+        self._pending_freshness: dict[str, int] = {}
+        self.user_ttl_ms = settings.rec_user_ttl_s * 1000
+        self.item_ttl_ms = settings.rec_item_ttl_s * 1000
+        self.trending_ttl_ms = settings.trending_ttl_s * 1000
+
+    def bind(self, topics, tables) -> None:
+        self.topics = topics
+        self.tables = tables
+
+    # --- events: route, session state, learn, pairs, score, write ---------------------------
+    async def on_events(self, window) -> None:
+        routed = []
+        for event in window:
+            msg = event.message
+            routed.append(route_event(event.value, event.key, topic=msg.topic, partition=msg.partition,
+                                      offset=msg.offset))
+        sessions = self.tables.sessions
+
+        def get_state(user: str):
+            raw = sessions.get(user)
+            return decode_state(raw) if raw is not None else None
+
+        out = self.processor.process(routed, get_state)
+        for user, state in out.states.items():
+            sessions[user] = encode_state(state)
+        for user in out.forgotten:
+            if user in sessions:
+                del sessions[user]
+        send = self.topics.item_updates.send_soon
+        for item, delta in out.deltas.by_item.items():
+            send(key=item.encode(), value=encode(delta))
+        for dl in out.dead_letters:
+            await self.send_dead_letter(dl)
+        write_ts = now_ms()
+        lists = self.processor.recommend(out, write_ts)
+        keys = self.writer.keys
+        stats = {"events": len(window), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
+                 "duplicates": out.duplicates, "lists": len(lists)}
+        stats.update(self._pending_freshness)
+        self._pending_freshness = {}
+        gauges = {"last_write_ms": write_ts}
+        if out.event_ts:
+            gauges["last_event_ts"] = max(out.event_ts)
+            gauges["last_freshness_ms"] = write_ts - max(out.event_ts)
+        await self.writer.write_lists([(keys.user_recs(u), rec) for u, rec in lists], self.user_ttl_ms,
+                                      stats=stats, gauges=gauges)
+        if out.forgotten:
+            await self.writer.execute(lambda pipe, sha: [pipe.delete(keys.user_recs(u)) for u in out.forgotten])
+        # Freshness ends when Redis has the list: measured now, flushed with the next window's counters.
+        done = time.time() * 1000
+        pending = self._pending_freshness
+        for ts in out.event_ts:
+            b = freshness_bucket(done - ts)
+            pending[b] = pending.get(b, 0) + 1
+
+    async def send_dead_letter(self, dl: DeadLetter) -> None:
+        log.info("dead letter from %s[%d]@%d: %s: %s", dl.topic, dl.partition, dl.offset, dl.field,
+                 dl.reason[:200])
+        await self.topics.dead_letter.send(key=dl.key, value=dl.value, headers=dl.headers())
+
+    async def flush_stats(self) -> None:
+        if self._pending_freshness:
+            stats, self._pending_freshness = self._pending_freshness, {}
+            await self.writer.write_lists([], 0, stats=stats)
+
+    # --- item side: co-visitation and popularity ---------------------------------------------
+    async def on_item_updates(self, window) -> None:
+        merged: dict[str, list[ItemDelta]] = {}
+        for event in window:
+            try:
+                item = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
+                merged.setdefault(item, []).append(decode_delta(event.value))
+            except (msgspec.DecodeError, UnicodeDecodeError, AttributeError) as exc:
+                # Only the worker writes this topic; a bad record is a bug, never a reason to stop.
+                log.error("skipping undecodable item update at offset %s: %s", event.message.offset, exc)
+        table = self.tables.item_stats
+        for item, deltas in merged.items():
+            raw = table.get(item)
+            stats = decode_stats(raw) if raw is not None else ItemStats()
+            for delta in sorted(deltas, key=lambda d: d.ts):
+                self.covis.apply(stats, delta)
+            table[item] = encode(stats)
+            self.dirty_items.add(item)
+
+    async def publish_neighbors(self) -> int:
+        """Publish changed items' lists to every worker (global table) and to ``rec:item:*``."""
+        if not self.dirty_items:
+            return 0
+        dirty, self.dirty_items = self.dirty_items, set()
+        table, neighbors = self.tables.item_stats, self.tables.neighbors
+        keys, k = self.writer.keys, self.settings.rec_k
+        lists = []
+        write_ts = now_ms()
+        for item in dirty:
+            raw = table.get(item)
+            if raw is None:
+                continue  # the partition moved to another worker since
+            nb = self.covis.neighbors(decode_stats(raw))
+            neighbors[item] = encode(nb)
+            self.apply_neighbors(item, nb)
+            lists.append((keys.item_recs(item), item_list(item, nb, k, write_ts)))
+        await self.writer.write_lists(lists, self.item_ttl_ms)
+        return len(lists)
+
+    def apply_neighbors(self, item: str, nb: NeighborList | None) -> None:
+        push_neighbors(self.recommender, item, nb)
+        if nb is None:
+            self.popularity.pop(item, None)
+        else:
+            self.popularity[item] = (nb.popularity, nb.ts)
+
+    async def on_neighbors_changelog(self, event) -> None:
+        try:
+            item = event.key.decode() if isinstance(event.key, bytes) else event.key
+            self.apply_neighbors(item, decode_neighbors(event.value) if event.value else None)
+        except Exception as exc:  # noqa: BLE001 - a bad changelog record must not stop recovery
+            log.error("skipping bad neighbors changelog record: %s", exc)
+
+    # --- trending ------------------------------------------------------------------------------
+    async def publish_trending(self) -> int:
+        if not self.popularity:
+            return 0
+        s = self.settings
+        lists = trending(((i, p, ts) for i, (p, ts) in self.popularity.items()), self.categories,
+                         k=s.trending_k, half_life_ms=s.trending_half_life_s * 1000)
+        keys, write_ts, out = self.writer.keys, now_ms(), []
+        event_ts = max(ts for _, ts in self.popularity.values())
+        for cat, rows in lists.items():
+            try:
+                key = keys.trending(cat)
+            except ValueError:
+                continue  # a category name the key schema cannot hold; it still counts globally
+            reason = f"popular in {cat}" if cat else "trending now"
+            out.append((key, RecList(items=[RecItem(i, round(sc, 6), reason) for i, sc in rows],
+                                     event_ts=event_ts, write_ts=write_ts, model_version="trending")))
+        await self.writer.write_lists(out, self.trending_ttl_ms)
+        return len(out)
+
+    # --- catalog -----------------------------------------------------------------------------
+    async def on_catalog(self, window) -> None:
+        table = self.tables.catalog
+        for event in window:
+            msg = event.message
+            routed = route_item(event.value, event.key, topic=msg.topic, partition=msg.partition,
+                                offset=msg.offset)
+            if isinstance(routed, DeadLetter):
+                await self.send_dead_letter(routed)
+            elif isinstance(routed, str):
+                if routed in table:
+                    del table[routed]
+                self.apply_item(routed, None)
+                await self.writer.set_item(routed, None)
+            else:
+                body = _json.encode(routed)
+                table[routed.item_id] = body
+                self.apply_item(routed.item_id, routed)
+                await self.writer.set_item(routed.item_id, body)
+
+    def apply_item(self, item_id: str, item: CatalogItem | None) -> None:
+        if item is None:
+            self.categories.pop(item_id, None)
+            forget = getattr(self.recommender, "forget_item", None)
+            if forget is not None:
+                forget(item_id)
+            return
+        self.categories[item_id] = item.leaf_category
+        learn = getattr(self.recommender, "learn_item", None)
+        if learn is not None:
+            learn(item)
+
+    async def on_catalog_changelog(self, event) -> None:
+        try:
+            item_id = event.key.decode() if isinstance(event.key, bytes) else event.key
+            self.apply_item(item_id, decode_item(event.value) if event.value else None)
+        except Exception as exc:  # noqa: BLE001
+            log.error("skipping bad catalog changelog record: %s", exc)
+
+
+def item_list(item: str, nb: NeighborList, k: int, write_ts: int) -> RecList:
+    """``rec:item:{item}`` for anonymous visitors: similar (viewed together) and complementary."""
+    return RecList(
+        items=[RecItem(i, round(w, 6), f"viewed together with {item}") for i, w in nb.similar[:k]],
+        complementary=[RecItem(i, round(w, 6), f"bought with {item}") for i, w in nb.complementary[:k]],
+        event_ts=nb.ts, write_ts=write_ts, context_item=item, model_version="covis")

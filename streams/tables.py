@@ -1,0 +1,82 @@
+"""The worker's Faust tables: explicit stable names, since names become changelog topics.
+
+Values are msgspec-encoded bytes (raw serializer): one fast codec call at the boundary and compact
+memory, with no Faust model reconstruction on recovery.
+
+- ``sessions`` (user -> :class:`streams.session.SessionState`), partitioned like the events topic.
+- ``item-stats`` (item -> :class:`streams.covis.ItemStats`), partitioned like the item-updates topic.
+- ``neighbors`` (global, item -> :class:`streams.covis.NeighborList`): every worker holds all items'
+  published lists, so any worker can score any user.
+- ``catalog`` (global, item -> catalog item JSON): every worker's model knows every item.
+
+Changelog partitions come from the key (:func:`key_partition`, murmur2 like the Java and kafka-python
+producers) and not from Faust's "current event": a take window mixes partitions, so the current event
+says nothing about the key being written, and the producer's partitioner is not running in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import faust
+from faust.types import EventT
+from kafka.partitioner.default import murmur2
+
+from freshrec.settings import Settings
+
+ChangelogHook = Callable[[EventT], Awaitable[None]]
+
+
+def key_partition(key: str | bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (so tables line up with their topics)."""
+    data = key.encode() if isinstance(key, str) else key
+    return (murmur2(data) & 0x7FFFFFFF) % partitions
+
+
+class KeyPartitionedTable(faust.Table):
+    def partition_for_key(self, key) -> int:
+        return key_partition(key, self.changelog_topic.partitions or self.app.conf.topic_partitions)
+
+
+class KeyPartitionedGlobalTable(faust.GlobalTable):
+    def partition_for_key(self, key) -> int:
+        return key_partition(key, self.changelog_topic.partitions or 1)
+
+
+@dataclass(frozen=True)
+class Tables:
+    sessions: faust.Table
+    item_stats: faust.Table
+    neighbors: faust.GlobalTable
+    catalog: faust.GlobalTable
+
+
+def _table(app: faust.App, cls, name: str, **kwargs):
+    # app.Table / app.GlobalTable always build the configured class; ours differ in partitioning only.
+    return app.tables.add(cls(app, name=name, beacon=app.tables.beacon, **kwargs))
+
+
+def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHook,
+                on_catalog: ChangelogHook) -> Tables:
+    raw = {"key_type": str, "value_type": bytes}
+    n = settings.topic_partitions
+    # One partition and a recovery buffer of 1 for the global tables: the documented way to keep a
+    # GlobalTable from looping in recovery when several workers share it (faust.tables.globaltable).
+    glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1}
+    tables = Tables(
+        sessions=_table(app, KeyPartitionedTable, "sessions", partitions=n, help="user -> session state",
+                        **raw),
+        item_stats=_table(app, KeyPartitionedTable, "item-stats", partitions=n,
+                          help="item -> decayed co-visitation counts", **raw),
+        neighbors=_table(app, KeyPartitionedGlobalTable, "neighbors", on_changelog_event=on_neighbors,
+                         help="item -> published neighbour lists", **glob, **raw),
+        catalog=_table(app, KeyPartitionedGlobalTable, "catalog", on_changelog_event=on_catalog,
+                       help="item -> catalog item JSON", **glob, **raw),
+    )
+    for table in (tables.sessions, tables.item_stats, tables.neighbors, tables.catalog):
+        # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys,
+        # so a user's changelog partition is the partition of the user's events.
+        table.key_serializer = "raw"
+        table.changelog_topic = table.changelog_topic.derive(key_serializer="raw")
+    return tables

@@ -1,0 +1,66 @@
+"""The worker's Kafka topics: names and partition counts from :class:`~freshrec.settings.Settings`.
+
+Values and keys travel as raw bytes: the events are validated by ``producers.schema`` (msgspec) in
+the agent, where a bad message can go to the dead-letter topic instead of crashing a deserializer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from freshrec.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: faust.TopicT
+    catalog: faust.TopicT
+    dead_letter: faust.TopicT
+    item_updates: faust.TopicT
+
+
+def make_topics(app: faust.App, settings: Settings) -> Topics:
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    n = settings.topic_partitions
+    return Topics(
+        events=app.topic(settings.topic_events, partitions=n, **raw),
+        catalog=app.topic(settings.topic_catalog, partitions=n, **raw),
+        dead_letter=app.topic(settings.topic_dead_letter, partitions=1, **raw),
+        # Keyed by item: the repartition step from user-partitioned events to item-partitioned tables.
+        item_updates=app.topic(settings.topic_item_updates, partitions=n, **raw),
+    )
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics with the right partitions and configs; returns the names created.
+
+    Broker auto-creation would give them the broker's default partition count and no compaction.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    n = settings.topic_partitions
+    wanted = {
+        settings.topic_events: (n, {}),
+        settings.topic_catalog: (n, {"cleanup.policy": "compact"}),
+        settings.topic_dead_letter: (1, {}),
+        settings.topic_item_updates: (n, {}),
+    }
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-worker-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, num_partitions=p, replication_factor=1, topic_configs=cfg)
+                   for name, (p, cfg) in wanted.items() if name not in existing]
+        created = []
+        for topic in missing:
+            try:
+                admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        return created
+    finally:
+        admin.close()

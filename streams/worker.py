@@ -1,0 +1,63 @@
+"""``freshrec worker``: run the stream worker (Faust) until interrupted."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from freshrec.settings import ENV_PREFIX, Settings, redact_url
+
+log = logging.getLogger(__name__)
+
+
+def worker(
+    app_id: str = typer.Option(None, "--app-id", envvar=f"{ENV_PREFIX}WORKER_APP_ID",
+                               help="Faust app id = consumer group and table prefix."),
+    recommender: str = typer.Option(None, "--recommender", envvar=f"{ENV_PREFIX}WORKER_RECOMMENDER",
+                                    help="module:factory of the model the worker drives."),
+    web_port: int = typer.Option(None, "--web-port", min=0, max=65535, envvar=f"{ENV_PREFIX}WORKER_WEB_PORT",
+                                 help="Faust web port; 0 disables the web server."),
+    loglevel: str = typer.Option("warning", "--loglevel", help="Faust log level (debug, info, warning, error)."),
+) -> None:
+    """Consume events and catalog updates, keep sessions, co-visitation and trending in Faust tables,
+    and write fresh recommendations to Redis after every take window."""
+    from pydantic import ValidationError
+
+    overrides = {k: v for k, v in {"worker_app_id": app_id, "worker_recommender": recommender,
+                                   "worker_web_port": web_port}.items() if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        _fail(f"invalid settings: {exc}")
+    try:
+        from streams.keys import Keys
+
+        Keys(settings.redis_prefix)
+    except ValueError as exc:
+        _fail(f"FRESHREC_REDIS_PREFIX: {exc}")
+    from faust import Worker
+    from kafka.errors import KafkaError
+
+    from streams.app import RecommenderLoadError, build
+    from streams.topics import ensure_topics
+
+    try:
+        created = ensure_topics(settings)
+    except KafkaError as exc:
+        _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); run `freshrec stack up` "
+              "or set FRESHREC_KAFKA_BOOTSTRAP")
+    if created:
+        log.info("created topics %s", ", ".join(created))
+    try:
+        pipeline = build(settings)
+    except RecommenderLoadError as exc:
+        _fail(str(exc))
+    typer.echo(f"worker {settings.worker_app_id}: {settings.topic_events} -> "
+               f"{redact_url(settings.redis_url)} prefix {settings.redis_prefix!r}", err=True)
+    Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)

@@ -1,0 +1,138 @@
+"""The worker's agents in process (``agent.test_context()``, store ``memory://``), Kafka outputs and
+Redis replaced by recording fakes: routing, session state, idempotence, co-visitation, catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.covis import ItemDelta, decode_delta, decode_neighbors, encode
+from streams.session import decode_state
+
+from .conftest import raw, wait_for
+
+
+async def test_valid_events_update_session_and_write_a_list(harness):
+    h = harness
+    async with h.agents["events"].test_context() as agent:
+        for item, type_ in [("a", "view"), ("b", "view"), ("c", "cart"), ("c", "order")]:
+            ev = h.event("u1", item, type_)
+            await agent.put(raw(ev), key=b"u1")
+        await wait_for(lambda: h.writer.lists.get(h.writer.keys.user_recs("u1")) is not None
+                       and h.writer.lists[h.writer.keys.user_recs("u1")].context_item == "c", what="u1's list")
+    state = decode_state(h.tables.sessions["u1"])
+    assert [e[0] for e in state.events] == ["a", "b", "c", "c"]
+    assert state.purchased == ["c"]
+    assert state.seen == {"a": 1, "b": 1, "c": 2}
+    rec = h.writer.lists[h.writer.keys.user_recs("u1")]
+    assert rec.list_id == "e4" and rec.model_version == "minimal-1"
+    assert "c" not in [r.item for r in rec.items]  # purchased (and current)
+    # pairs left for the item side, one message per touched item, keyed by item
+    keys = {m["key"] for m in h.out.item_updates.sent}
+    assert keys == {b"a", b"b", b"c"}
+    deltas = {m["key"]: decode_delta(m["value"]) for m in h.out.item_updates.sent}
+    assert deltas[b"b"].similar.get("a") == pytest.approx(1.0)
+
+
+async def test_invalid_input_goes_to_dead_letter_with_reason_and_original_bytes(harness):
+    h = harness
+    bad = [b"not json", b'{"event_id": "e1", "ts": "x", "user_id": "u", "type": "view", "item_id": "i"}',
+           b'{"event_id": "e2", "ts": 1700000000000, "user_id": "a:b*", "type": "view", "item_id": "i"}',
+           b"\xff\xfe\x00", b""]
+    async with h.agents["events"].test_context() as agent:
+        for value in bad:
+            await agent.put(value, key=b"u")
+        good = h.event("u2", "x")
+        await agent.put(raw(good), key=b"u2")
+        await wait_for(lambda: len(h.out.dead_letter.sent) == len(bad), what="dead letters")
+        await wait_for(lambda: "u2" in h.tables.sessions, what="the valid event after the bad ones")
+    sent = h.out.dead_letter.sent
+    assert [m["value"] for m in sent] == bad
+    fields = [dict(m["headers"])["x-error-field"] for m in sent]
+    assert fields[1] == b"ts" and fields[2] == b"user_id"
+    assert all(dict(m["headers"])["x-error-reason"] for m in sent)
+
+
+async def test_a_redelivered_event_is_applied_once(harness):
+    h = harness
+    ev = h.event("u1", "a")
+    async with h.agents["events"].test_context() as agent:
+        await agent.put(raw(ev), key=b"u1")
+        await agent.put(raw(h.event("u1", "b")), key=b"u1")
+        await agent.put(raw(ev), key=b"u1")  # at-least-once delivery: the same event again
+        await agent.put(raw(h.event("u1", "c")), key=b"u1")
+        await wait_for(lambda: "u1" in h.tables.sessions
+                       and len(decode_state(h.tables.sessions["u1"]).events) == 3, what="3 events")
+    state = decode_state(h.tables.sessions["u1"])
+    assert [e[0] for e in state.events] == ["a", "b", "c"]
+    assert state.seen["a"] == 1
+
+
+async def test_forget_removes_state_and_list(harness):
+    h = harness
+    async with h.agents["events"].test_context() as agent:
+        await agent.put(raw(h.event("u1", "a")), key=b"u1")
+        await wait_for(lambda: "u1" in h.tables.sessions, what="state")
+        from producers.schema import Event
+        await agent.put(raw(Event(event_id="f1", ts=h.t0 + 99_000, user_id="u1", type="forget")), key=b"u1")
+        await wait_for(lambda: "u1" not in h.tables.sessions, what="forgotten state")
+    assert h.writer.keys.user_recs("u1") in h.writer.deleted
+
+
+async def test_item_side_decays_prunes_and_publishes_neighbours(unique):
+    from .conftest import Harness
+    h = Harness(unique, covis_top_k=3)
+    async with h.agents["item-updates"].test_context() as agent:
+        for i in range(10):
+            d = ItemDelta(ts=h.t0 + i, views=1.0, similar={f"n{i}": float(i + 1)}, complementary={"acc": 1.0})
+            await agent.put(encode(d), key=b"x")
+        await wait_for(lambda: "x" in h.handlers.dirty_items, what="item stats")
+        assert await h.handlers.publish_neighbors() == 1
+    nb = decode_neighbors(h.tables.neighbors["x"])
+    assert [i for i, _ in nb.similar] == ["n9", "n8", "n7"]  # top K of the heaviest
+    assert h.recommender.neighbors("x")[0][0] == "n9"
+    rec = h.writer.lists[h.writer.keys.item_recs("x")]
+    assert [r.item for r in rec.items] == ["n9", "n8", "n7"]
+    assert rec.complementary[0].item == "acc" and rec.complementary[0].reason == "bought with x"
+    assert rec.items[0].reason == "viewed together with x"
+
+
+async def test_catalog_items_reach_model_and_redis_and_bad_ones_dead_letter(harness):
+    h = harness
+    item = b'{"item_id": "i1", "title": "Red shoe", "category": ["shoes", "red"], "price": 9.5}'
+    async with h.agents["catalog"].test_context() as agent:
+        await agent.put(item, key=b"i1")
+        await agent.put(b'{"item_id": "i2", "title": "", "category": [], "price": -1}', key=b"i2")
+        await agent.put(None, key=b"i3")  # tombstone
+        await wait_for(lambda: "i3" in h.writer.items and h.out.dead_letter.sent, what="catalog window")
+    assert h.recommender.items["i1"].title == "Red shoe"
+    assert h.writer.items["i1"] is not None and b"Red shoe" in h.writer.items["i1"]
+    assert h.writer.items["i3"] is None
+    assert h.handlers.categories["i1"] == "red"
+    assert dict(h.out.dead_letter.sent[0]["headers"])["x-error-field"] in (b"title", b"category", b"price")
+
+
+async def test_stream_end_to_end_covis_purchases_and_trending(harness):
+    """Other users' sessions -> pairs -> item tables -> neighbours -> a new session gets them."""
+    h = harness
+    async with h.agents["events"].test_context() as events:
+        for u in range(5):
+            for item in ("p", "q", "r"):
+                await events.put(raw(h.event(f"o{u}", item)), key=f"o{u}".encode())
+        await wait_for(lambda: len(h.tables.sessions) == 5, what="other users")
+    sent = list(h.out.item_updates.sent)
+    async with h.agents["item-updates"].test_context() as items:
+        for m in sent:
+            await items.put(m["value"], key=m["key"])
+        await wait_for(lambda: {"p", "q", "r"} <= h.handlers.dirty_items, what="item updates")
+        await h.handlers.publish_neighbors()
+    assert await h.handlers.publish_trending() >= 1
+    trend = h.writer.lists[h.writer.keys.trending()]
+    assert {r.item for r in trend.items} == {"p", "q", "r"}
+    async with h.agents["events"].test_context() as events:
+        await events.put(raw(h.event("me", "q", "order")), key=b"me")
+        await events.put(raw(h.event("me", "p")), key=b"me")
+        await events.put(raw(h.event("new", "zz")), key=b"new")
+        await wait_for(lambda: h.writer.user_items("me") and h.writer.user_items("new"), what="lists")
+    mine = h.writer.user_items("me")
+    assert "r" in mine and "q" not in mine and "p" not in mine  # co-viewed; never purchased or current
+    assert {"p", "q", "r"} & set(h.writer.user_items("new"))  # a new user gets trending items
