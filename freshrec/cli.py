@@ -9,6 +9,7 @@ import typer
 from freshrec.bench import app as bench_app
 from freshrec.demo import demo
 from freshrec.stack.cli import app as stack_app
+from models.evaluation.cli import evaluate
 from streams.worker import worker
 from serving.cli import serve
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.command(name="demo")(demo)
+app.command(name="evaluate")(evaluate)
 app.command(name="worker")(worker)
 app.command(name="serve")(serve)
 

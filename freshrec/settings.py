@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     topic_item_updates: str = Field("freshrec.item-updates",
                                     description="Repartition topic: per-window item pairs/counts, keyed by item")
 
+    # --- evaluation --------------------------------------------------------------------
+    data_dir: Path | None = Field(None, description="Folder of public datasets (../shared/data format); "
+                                                    "`evaluate --dataset NAME` looks there")
+
     # --- producers (shop, replay, POST /events) -----------------------------------------
     producer_linger_ms: int = Field(20, ge=0, le=10_000, description="Producer batching delay, ms")
     producer_batch_size: int = Field(262_144, ge=1024, le=16_777_216, description="Producer batch size, bytes")

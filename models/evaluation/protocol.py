@@ -1,0 +1,149 @@
+"""The two evaluation protocols, both driving a ``models.base.Recommender`` exactly as the worker does.
+
+Offline (the papers' protocol): ``fit`` on the training sessions, then rank every test case's next
+item among all items; prefix items are not excluded from the list.
+
+Prequential (the stream's protocol): every training session and then every test session is replayed
+click by click, in file order, through ``learn_one``; each test click after a session's first is scored
+first (``recommend_many`` on the session so far) and learned from after, so the model never sees what
+it predicts. The replay stamps synthetic, increasing timestamps (the splits only carry order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+
+from models.base import Interaction, Recommender, Session
+from models.evaluation.metrics import Coverage, hit_rate, mrr, ndcg, rank_of
+from producers.datasets import SessionDataset
+
+MODES = ("offline", "prequential")
+Progress = Callable[[int], None]   # called with the number of cases (offline) or clicks (prequential) done
+
+
+@dataclass
+class EvalResult:
+    """One model on one dataset; ``ranks`` (1-based, 0 = miss, in case/stream order) feeds the plots."""
+
+    dataset: str
+    model: str
+    mode: str
+    k: int
+    hr: float
+    mrr: float
+    ndcg: float
+    coverage: float
+    cases: int
+    seconds: float
+    ranks: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.int32))
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object: hr and mrr in percent, ndcg and coverage as fractions."""
+        return {"dataset": self.dataset, "model": self.model, "mode": self.mode, "k": self.k,
+                "hr": round(self.hr, 4), "mrr": round(self.mrr, 4), "ndcg": round(self.ndcg, 6),
+                "coverage": round(self.coverage, 6), "cases": self.cases, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class StrData:
+    """A dataset with item ids as strings, the form models see."""
+
+    name: str
+    train: list[list[str]]
+    test: list[list[str]]
+    cases: list[tuple[list[str], str]]
+    n_items: int
+
+    @classmethod
+    def from_dataset(cls, data: SessionDataset) -> StrData:
+        train = [[str(i) for i in s] for s in data.train]
+        test = [[str(i) for i in s] for s in data.test]
+        cases = [([str(i) for i in prefix], str(nxt)) for prefix, nxt in data.cases]
+        items = {i for s in train for i in s} | {i for s in test for i in s} | {n for _, n in cases}
+        return cls(data.name, train, test, cases, len(items))
+
+    @property
+    def n_test_events(self) -> int:
+        """Clicks scored by the prequential protocol (every test click after a session's first)."""
+        return sum(max(len(s) - 1, 0) for s in self.test)
+
+    @property
+    def n_clicks(self) -> int:
+        return sum(map(len, self.train)) + sum(map(len, self.test))
+
+
+def _result(data: StrData, name: str, mode: str, k: int, ranks: np.ndarray, cov: Coverage,
+            seconds: float) -> EvalResult:
+    return EvalResult(data.name, name, mode, k, hit_rate(ranks, k), mrr(ranks, k), ndcg(ranks, k),
+                      cov.share(data.n_items), len(ranks), seconds, ranks)
+
+
+def evaluate_offline(model: Recommender, data: StrData, *, k: int = 20, name: str | None = None,
+                     batch: int = 256, progress: Progress | None = None) -> EvalResult:
+    """Fit on ``data.train``, score every test case; ``seconds`` covers fit and scoring."""
+    start = perf_counter()
+    model.fit(data.train)
+    ranks = np.zeros(len(data.cases), dtype=np.int32)
+    cov = Coverage()
+    for lo in range(0, len(data.cases), batch):
+        chunk = data.cases[lo: lo + batch]
+        sessions = [Session(user_id=f"case-{lo + j}",
+                            interactions=[Interaction(item=item, ts=pos) for pos, item in enumerate(prefix)])
+                    for j, (prefix, _) in enumerate(chunk)]
+        for j, (recs, (_, target)) in enumerate(zip(model.recommend_many(sessions, k), chunk)):
+            items = [c.item for c in recs[:k]]
+            ranks[lo + j] = rank_of(target, items)
+            cov.update(items)
+        if progress is not None:
+            progress(len(chunk))
+    return _result(data, name or model.name, "offline", k, ranks, cov, perf_counter() - start)
+
+
+def evaluate_prequential(model: Recommender, data: StrData, *, k: int = 20, name: str | None = None,
+                         progress: Progress | None = None, report_every: int = 4096) -> EvalResult:
+    """Replay train then test sessions through ``learn_one``; score each test click before learning it."""
+    start = perf_counter()
+    ranks: list[int] = []
+    cov = Coverage()
+    clock = 0
+    pending = 0
+    phases: Sequence[tuple[str, list[list[str]]]] = (("train", data.train), ("test", data.test))
+    for phase, sessions in phases:
+        scored = phase == "test"
+        for number, items in enumerate(sessions):
+            session = Session(user_id=f"{phase}-{number}")
+            for pos, item in enumerate(items):
+                interaction = Interaction(item=item, ts=clock)
+                clock += 1
+                if scored and pos:
+                    recs = [c.item for c in model.recommend_many([session], k)[0][:k]]
+                    ranks.append(rank_of(item, recs))
+                    cov.update(recs)
+                model.learn_one(session, interaction)
+                session.interactions.append(interaction)
+            pending += len(items)
+            if progress is not None and pending >= report_every:
+                progress(pending)
+                pending = 0
+    if progress is not None and pending:
+        progress(pending)
+    return _result(data, name or model.name, "prequential", k, np.asarray(ranks, dtype=np.int32), cov,
+                   perf_counter() - start)
+
+
+def evaluate(model: Recommender, data: StrData, *, mode: str = "offline", k: int = 20, name: str | None = None,
+             progress: Progress | None = None) -> EvalResult:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    run = evaluate_offline if mode == "offline" else evaluate_prequential
+    return run(model, data, k=k, name=name, progress=progress)
+
+
+def progress_total(data: StrData, mode: str) -> int:
+    """What ``progress`` callbacks add up to for ``mode``."""
+    return len(data.cases) if mode == "offline" else data.n_clicks
