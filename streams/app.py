@@ -41,12 +41,14 @@ def load_recommender(spec: str):
 def make_app(settings: Settings) -> faust.App:
     broker = ";".join(f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",") if h.strip())
     web = settings.worker_web_port > 0
+    datadir = settings.cache_dir / "worker" / settings.worker_app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.worker_app_id,
         broker=broker,
         store=settings.worker_store,
         autodiscover=False,
-        datadir=str(settings.cache_dir / "worker" / settings.worker_app_id),
+        datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
