@@ -5,6 +5,7 @@ SHELL := /bin/bash
 
 VENV = $(shell scripts/venv.sh)
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: venv test unit demo stack-up stack-down bench-help clean-stack
 
@@ -30,9 +31,12 @@ unit:
 demo:
 	venv="$(VENV)"
 	export PATH="$$venv/bin:$$PATH"
+	# stop the stack afterwards only if this target started it (never someone else's running stack)
+	started=1
+	if freshrec stack status >/dev/null 2>&1; then started=0; fi
+	trap '[ $$started = 1 ] && freshrec stack down || true' EXIT
 	freshrec stack up
-	trap 'freshrec stack down' EXIT
-	freshrec demo
+	freshrec demo $(DEMO_ARGS)
 
 stack-up:
 	"$(VENV)/bin/freshrec" stack up

@@ -1,31 +1,196 @@
-"""``freshrec demo``: events through the real Kafka, shown as they arrive.
+"""``freshrec demo``: the worker, the simulated shop and the API with its product page, until Ctrl-C.
 
-This is the first slice of the demo: it proves the data path producer -> Kafka -> consumer on the
-running stack. Later pieces (shop, worker, serving page) extend it.
+Each part runs as its own ``freshrec`` sub-command in a child process (their logs go to
+``<stack dir>/demo/``), so the demo exercises exactly what an operator would run. A part whose command
+is missing or exits is reported and the rest keeps running: the page still serves whatever Redis holds.
+``--smoke`` instead sends sample events through Kafka and prints them as they come back (the data path
+alone, no worker needed).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 
 from freshrec.settings import Settings
 
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Part:
+    name: str
+    argv: list[str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    reported: bool = False
+
 
 def demo(
-    events: int = typer.Option(20, "--events", "-n", min=1, max=100_000, help="How many sample events to send."),
-    topic: str = typer.Option("", help="Topic to use; default a fresh `freshrec.demo.<id>` topic."),
-    timeout: float = typer.Option(30.0, help="Seconds to wait for every event to come back."),
+    port: int = typer.Option(None, min=0, max=65535, envvar="FRESHREC_SERVE_PORT", show_envvar=True,
+                             help="Port of the API and page (default 8000, or a free one if taken)."),
+    shop_rate: float = typer.Option(20.0, min=0.1, help="Simulated shop events per second."),
+    shop_users: int = typer.Option(300, min=1, help="Simulated shop users."),
+    shop_items: int = typer.Option(600, min=2, help="Simulated shop catalog size."),
+    seed: int = typer.Option(7, help="Seed of the simulated shop."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Start `freshrec worker`."),
+    shop: bool = typer.Option(True, "--shop/--no-shop", help="Start `freshrec shop` in the background."),
+    smoke: bool = typer.Option(False, "--smoke", help="Only send sample events through Kafka and print them."),
+    events: int = typer.Option(20, "--events", "-n", min=1, max=100_000, help="With --smoke: events to send."),
 ) -> None:
-    """Send sample shop events through Kafka and print each one as a consumer receives it."""
+    """Start the stream worker, the simulated shop and the API, print the product page's URL, stop all on Ctrl-C.
+
+    Needs the stack (`freshrec stack up`; `make demo` starts it). Open the URL, click a recommendation:
+    the click and view go through Kafka to the worker, and the list on the new page follows within a second.
+    """
+    settings = Settings()
+    if smoke:
+        return _smoke(settings, events)
+    _check_services(settings)
+    from freshrec.stack.manager import connection_env
+    from freshrec.stack.process import free_port, port_is_free
+
+    port = settings.serve_port if port is None else port
+    if port and not port_is_free(port):
+        typer.echo(f"port {port} is taken; using a free one")
+        port = 0
+    port = port or free_port()
+    log_dir = settings.resolved_stack_dir / "demo"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    exe = [sys.executable, "-m", "freshrec"]
+    parts: list[Part] = []
+    if worker:
+        parts.append(Part("worker", [*exe, "worker"], log_dir / "worker.log"))
+    if shop:
+        shop_argv = _shop_argv(exe, shop_rate, shop_users, shop_items, seed)
+        if shop_argv is None:
+            typer.secho("warning: `freshrec shop` is not available in this checkout; no background traffic "
+                        "(the page still works with your own clicks)", fg=typer.colors.YELLOW)
+        else:
+            parts.append(Part("shop", shop_argv, log_dir / "shop.log"))
+    parts.append(Part("api", [*exe, "serve", "--port", str(port), "--host", settings.serve_host], log_dir / "api.log"))
+    env = connection_env(settings)
+    for part in parts:
+        if part.name != "api" and not _command_exists(exe, part.argv[len(exe)], env):
+            typer.secho(f"warning: `freshrec {part.argv[len(exe)]}` is not available; skipping the {part.name}",
+                        fg=typer.colors.YELLOW)
+            continue
+        part.proc = subprocess.Popen(part.argv, stdout=part.log.open("ab"), stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children like Ctrl-C does
+    url = f"http://{settings.serve_host}:{port}/"
+    try:
+        _wait_for_api(url, parts[-1])
+        running = ", ".join(p.name for p in parts if p.proc)
+        typer.secho(f"\nFreshrec demo: open {url}", fg=typer.colors.GREEN, bold=True)
+        typer.echo(f"running: {running}; logs in {log_dir}; Ctrl-C stops them all")
+        while True:
+            for part in parts:
+                if part.proc and part.proc.poll() is not None and not part.reported:
+                    part.reported = True
+                    typer.secho(f"warning: {part.name} exited with {part.proc.returncode}; last log lines:\n"
+                                f"{_tail(part.log)}", fg=typer.colors.YELLOW, err=True)
+                    if part.name == "api":
+                        raise typer.Exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping the demo…")
+    finally:
+        _stop(parts)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_services(settings: Settings) -> None:
+    from freshrec.stack.kafka import answers_metadata
+    from freshrec.stack.redis import answers_ping
+
+    if not answers_metadata(settings.kafka_bootstrap) or not answers_ping(settings.redis_url):
+        typer.secho("error: Kafka or Redis does not answer; run `freshrec stack up` first (make demo does), "
+                    "or set FRESHREC_KAFKA_BOOTSTRAP / FRESHREC_REDIS_URL", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+
+
+def _command_exists(exe: list[str], name: str, env: dict) -> bool:
+    proc = subprocess.run([*exe, name, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    return proc.returncode == 0
+
+
+def _shop_argv(exe: list[str], rate: float, users: int, items: int, seed: int) -> list[str] | None:
+    """The shop's command line, with only the options its --help documents (it is developed alongside)."""
+    proc = subprocess.run([*exe, "shop", "--help"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, COLUMNS="200"))
+    if proc.returncode != 0:
+        return None
+    argv = [*exe, "shop"]
+    for flag, value in (("--rate", rate), ("--users", users), ("--items", items), ("--seed", seed)):
+        if flag in proc.stdout:
+            argv += [flag, str(value)]
+    for flag in ("--read-recs", "--realtime", "--forever"):
+        if flag in proc.stdout:
+            argv.append(flag)
+    return argv
+
+
+def _wait_for_api(url: str, api: Part, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if api.proc is None or api.proc.poll() is not None:
+            typer.secho(f"error: the API did not start; last log lines:\n{_tail(api.log)}", err=True,
+                        fg=typer.colors.RED)
+            raise typer.Exit(1)
+        try:
+            if httpx.get(url + "health", timeout=1.0).status_code in (200, 503):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    typer.secho(f"error: the API did not answer at {url} within {timeout:.0f}s; see {api.log}", err=True,
+                fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+def _stop(parts: list[Part]) -> None:
+    # each child leads its own process group (start_new_session), so its own children stop with it
+    live = [p for p in parts if p.proc and p.proc.poll() is None]
+    for part in live:
+        os.killpg(part.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for part in live:
+        try:
+            part.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(part.proc.pid, signal.SIGKILL)
+            part.proc.wait()
+        typer.echo(f"stopped {part.name}")
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _smoke(settings: Settings, events: int, timeout: float = 30.0) -> None:
+    """Send sample shop events through a fresh topic and print each one as a consumer receives it."""
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.errors import KafkaError
 
-    settings = Settings()
-    topic = topic or f"freshrec.demo.{uuid.uuid4().hex[:8]}"
+    topic = f"freshrec.demo.{uuid.uuid4().hex[:8]}"
     kinds = ["view", "view", "click", "cart", "view", "order"]
     try:
         consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
@@ -44,9 +209,8 @@ def demo(
     seen = 0
     for msg in consumer:
         ev = json.loads(msg.value)
-        lag = time.time() * 1000 - ev["ts"]
         typer.echo(f"  p{msg.partition}@{msg.offset:<4} {ev['user_id']:>3} {ev['type']:<5} {ev['item_id']:>4}"
-                   f"  ({lag:.0f} ms after send)")
+                   f"  ({time.time() * 1000 - ev['ts']:.0f} ms after send)")
         seen += 1
         if seen == events:
             break

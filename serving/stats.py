@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 EVENT_COUNTERS = ("events", "events_total", "events_processed", "processed")
 RATE_GAUGES = ("events_per_s", "rate")
-FRESHNESS_GAUGES = ("freshness_p50_ms", "freshness_ms", "freshness_last_ms")
+FRESHNESS_GAUGES = ("freshness_p50_ms", "freshness_ms", "last_freshness_ms")
 MODEL_GAUGES = ("model_version", "model")
 
 
@@ -32,14 +32,21 @@ def _first(hashes: list[dict[str, str]], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def histogram_quantile(hashes: list[dict[str, str]], q: float) -> float | None:
-    """Quantile (ms) of the summed ``fh:<upper>`` buckets; the bucket's upper bound, as the writer keeps them."""
+def histogram(hashes: list[dict[str, str]]) -> dict[float, float]:
+    """The summed ``fh:<upper ms>`` buckets of the worker's freshness histogram."""
     counts: dict[float, float] = {}
     for h in hashes:
         for name, value in h.items():
+            if not name.startswith("fh:"):
+                continue
             upper, n = (_num(name[3:]) if name != "fh:inf" else float("inf")), _num(value)
-            if name.startswith("fh:") and upper is not None and n:
+            if upper is not None and n:
                 counts[upper] = counts.get(upper, 0.0) + n
+    return counts
+
+
+def histogram_quantile(counts: dict[float, float], q: float) -> float | None:
+    """Quantile (ms) of a bucket histogram: the upper bound of the bucket holding it."""
     total = sum(counts.values())
     if not total:
         return None
@@ -56,6 +63,7 @@ class LivePanel:
     """Turns raw hashes into panel figures; remembers the last event count to derive a rate."""
 
     _last: tuple[float, float] | None = field(default=None, repr=False)
+    _last_hist: dict[float, float] = field(default_factory=dict, repr=False)
 
     def figures(self, stats: dict[str, dict[str, str]], ab: dict[str, dict[str, str]],
                 now: float | None = None) -> dict:
@@ -67,9 +75,14 @@ class LivePanel:
             rate = max(0.0, (count - self._last[1]) / (now - self._last[0]))
         if count is not None:
             self._last = (now, count)
-        freshness = _num(_first(hashes, FRESHNESS_GAUGES))
-        if freshness is None:
-            freshness = histogram_quantile(hashes, 0.5)
+        # freshness over the events since the previous call (live), else since the worker started
+        hist = histogram(hashes)
+        recent = {b: n - self._last_hist.get(b, 0.0) for b, n in hist.items() if n > self._last_hist.get(b, 0.0)}
+        self._last_hist = hist
+        window = recent or hist
+        p50, p99 = histogram_quantile(window, 0.5), histogram_quantile(window, 0.99)
+        if p50 is None:
+            p50 = _num(_first(hashes, FRESHNESS_GAUGES))
         variants = {}
         for name, h in sorted(ab.items()):
             _, _, rest = name.partition(":")  # "ab:{experiment}:{variant}" -> "{experiment}:{variant}"
@@ -78,6 +91,5 @@ class LivePanel:
                 "impressions": impressions, "clicks": clicks, "orders": _num(h.get("orders")),
                 "ctr": (clicks / impressions) if impressions and clicks is not None else None,
             }
-        return {"events_per_s": rate, "events_total": count, "freshness_p50_ms": freshness,
-                "freshness_p99_ms": _num(_first(hashes, ("freshness_p99_ms",))) or histogram_quantile(hashes, 0.99),
+        return {"events_per_s": rate, "events_total": count, "freshness_p50_ms": p50, "freshness_p99_ms": p99,
                 "model_version": _first(hashes, MODEL_GAUGES), "variants": variants}

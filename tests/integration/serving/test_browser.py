@@ -1,0 +1,280 @@
+"""The demo page in a real browser (Debian's chromium + chromedriver) against the real stack.
+
+A visitor opens a product page, clicks a recommendation, and the new page's list must be the one the
+worker computed after that click (its context item is the clicked item) within a timeout. Everything
+runs as an operator would run it: `freshrec worker` and `freshrec serve` as child processes on topics
+and a Redis key prefix of this test's own. Seed data goes through Kafka (catalog and other users'
+sessions), so the co-visitation lists the page shows were learned by the worker.
+
+If `freshrec worker` cannot start in this checkout, a stand-in (``Reactor``) consumes the same events
+topic and writes the user's list itself, and the test warns: the page, API, Kafka and Redis path is
+still exercised, the recommender is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from freshrec.stack.process import free_port
+from producers.schema import CatalogItem, Event, encode_event, encode_item
+from streams.keys import Keys, RecItem, RecList, encode_rec_list
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CATALOG = [CatalogItem(item_id=f"s{n}", title=f"Trail shoe {n}", category=["Shoes", "Trail"], brand="Acme",
+                       price=80.0 + n) for n in range(1, 7)] + \
+          [CatalogItem(item_id=f"k{n}", title=f"Wool sock {n}", category=["Socks"], brand="Knit", price=9.0 + n)
+           for n in range(1, 7)]
+# other shoppers' sessions: shoes viewed together, socks bought with shoes
+SESSIONS = [["s1", "s2", "k1"], ["s1", "s3", "s2"], ["s2", "s4", "k2"], ["s3", "s4", "k3"], ["s1", "s2", "s3"],
+            ["s4", "s5", "k4"], ["s5", "s6", "k5"], ["s2", "s5", "s6"], ["s6", "s1", "k6"], ["s3", "s5", "s4"]]
+
+
+def _wait(condition, timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@pytest.fixture
+def env(settings, kafka_bootstrap, redis_url, unique):
+    """Environment of the child processes: this test's own topics, consumer group and key prefix."""
+    out = dict(os.environ)
+    out.update({
+        "FRESHREC_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "FRESHREC_REDIS_URL": settings.redis_url,
+        "FRESHREC_REDIS_READ_URL": settings.reader_url, "FRESHREC_REDIS_WRITE_URL": settings.writer_url,
+        "FRESHREC_REDIS_PREFIX": f"b{unique}:", "FRESHREC_WORKER_APP_ID": f"browser-{unique}",
+        "FRESHREC_TOPIC_EVENTS": f"test.b{unique}.events", "FRESHREC_TOPIC_CATALOG": f"test.b{unique}.catalog",
+        "FRESHREC_TOPIC_DEAD_LETTER": f"test.b{unique}.dlq", "FRESHREC_TOPIC_ITEM_UPDATES": f"test.b{unique}.items",
+        "FRESHREC_TRENDING_INTERVAL_S": "0.5",
+    })
+    yield out
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.delete_topics([t for t in admin.list_topics() if f"b{unique}" in t])
+    except Exception:  # noqa: BLE001 - cleanup must not mask the test's result
+        pass
+    admin.close()
+
+
+def _spawn(argv: list[str], env: dict, log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", "freshrec", *argv], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Reactor(threading.Thread):
+    """Stand-in for the worker: each view/click of the test's user rewrites its list for that item."""
+
+    def __init__(self, env: dict, keys: Keys, user: str):
+        super().__init__(daemon=True)
+        self.env, self.keys, self.user = env, keys, user
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from kafka import KafkaConsumer
+
+        neighbours: dict[str, dict[str, int]] = {}
+        for sess in SESSIONS:
+            for a in sess:
+                for b in sess:
+                    if a != b:
+                        neighbours.setdefault(a, {})[b] = neighbours.setdefault(a, {}).get(b, 0) + 1
+        r = redis.Redis.from_url(self.env["FRESHREC_REDIS_WRITE_URL"])
+        consumer = KafkaConsumer(self.env["FRESHREC_TOPIC_EVENTS"], bootstrap_servers=self.env["FRESHREC_KAFKA_BOOTSTRAP"],
+                                 group_id=self.env["FRESHREC_WORKER_APP_ID"], auto_offset_reset="earliest",
+                                 consumer_timeout_ms=200)
+        while not self.stopped.is_set():
+            for msg in consumer:
+                ev = json.loads(msg.value)
+                if ev["user_id"] != self.user or ev["type"] not in ("view", "click"):
+                    continue
+                near = sorted(neighbours.get(ev["item_id"], {}).items(), key=lambda kv: -kv[1])
+                rec = RecList(items=[RecItem(i, float(n), f"viewed together with {ev['item_id']}") for i, n in near],
+                              event_ts=ev["ts"], write_ts=int(time.time() * 1000), context_item=ev["item_id"],
+                              model_version="reactor", list_id=ev["event_id"])
+                r.hset(self.keys.user_recs(self.user), mapping={"ts": ev["ts"], "body": encode_rec_list(rec)})
+        consumer.close()
+        r.close()
+
+
+@pytest.fixture
+def stack(env, tmp_path, redis_client, unique):
+    """Worker (or the stand-in) and API running on this test's topics; yields (base_url, keys, mode)."""
+    keys = Keys(env["FRESHREC_REDIS_PREFIX"])
+    procs, reactor, mode = [], None, "worker"
+    worker = _spawn(["worker"], env, tmp_path / "worker.log")
+    procs.append(worker)
+    try:
+        port = free_port()
+        api = _spawn(["serve", "--port", str(port)], env, tmp_path / "api.log")
+        procs.append(api)
+        base = f"http://127.0.0.1:{port}"
+        # the worker creates its topics first thing; seed data is produced once they exist
+        _wait(lambda: worker.poll() is not None or _topic_exists(env), 60, "the worker to create its topics")
+        _create_topics(env)
+        _produce_seed(env)
+        _wait(lambda: worker.poll() is not None or redis_client.exists(keys.item("s1"), keys.item_recs("s1")) == 2,
+              90, "the worker to store the catalog and s1's co-visitation list")
+        if worker.poll() is not None:
+            # last resort, and loud: the worker of this checkout cannot run
+            mode = "stand-in"
+            warnings.warn("`freshrec worker` exited; the browser test used the stand-in writer:\n"
+                          + (tmp_path / "worker.log").read_text()[-1500:])
+            for item in CATALOG:
+                redis_client.set(keys.item(item.item_id), encode_item(item))
+            reactor = Reactor(env, keys, "shopper-browser")
+            reactor.start()
+        _wait(lambda: _health(base), 30, "the API's /health")
+        yield base, keys, mode
+    finally:
+        if reactor is not None:
+            reactor.stopped.set()
+            reactor.join(timeout=5)
+        for proc in procs:
+            _stop(proc)
+        for name in ("worker.log", "api.log"):
+            if (tmp_path / name).exists():
+                print(f"--- {name} (tail)\n" + (tmp_path / name).read_text(errors="replace")[-2000:])
+
+
+def _produce_seed(env: dict) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=env["FRESHREC_KAFKA_BOOTSTRAP"], acks="all")
+    for item in CATALOG:
+        producer.send(env["FRESHREC_TOPIC_CATALOG"], key=item.item_id.encode(), value=encode_item(item))
+    start = int(time.time() * 1000) - 600_000
+    for n, sess in enumerate(SESSIONS):
+        for j, item_id in enumerate(sess):
+            ev = Event(event_id=f"seed{n}x{j}", ts=start + n * 1000 + j * 100, user_id=f"shopper{n}",
+                       session_id=f"seed{n}", item_id=item_id, type="view")
+            producer.send(env["FRESHREC_TOPIC_EVENTS"], key=ev.user_id.encode(), value=encode_event(ev))
+    producer.flush()
+    producer.close()
+
+
+def _health(base: str) -> bool:
+    try:
+        return httpx.get(base + "/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _topic_exists(env: dict) -> bool:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=env["FRESHREC_KAFKA_BOOTSTRAP"])
+    try:
+        return env["FRESHREC_TOPIC_EVENTS"] in admin.list_topics()
+    finally:
+        admin.close()
+
+
+def _create_topics(env: dict) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=env["FRESHREC_KAFKA_BOOTSTRAP"])
+    existing = set(admin.list_topics())
+    missing = [env[k] for k in ("FRESHREC_TOPIC_EVENTS", "FRESHREC_TOPIC_CATALOG") if env[k] not in existing]
+    try:
+        if missing:
+            admin.create_topics([NewTopic(t, num_partitions=4, replication_factor=1) for t in missing])
+    except TopicAlreadyExistsError:
+        pass  # the worker made them meanwhile
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for binary in (CHROMIUM, CHROMEDRIVER):
+        if not Path(binary).exists():
+            pytest.fail(f"{binary} is missing: run scripts/system-deps.sh (installs chromium and chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chrome'}"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def _recs_state(driver) -> dict:
+    return driver.execute_script("""
+        const ol = document.getElementById('recs');
+        return {source: ol.dataset.source, context: ol.dataset.contextItem, list: ol.dataset.listId,
+                items: Array.from(ol.querySelectorAll('a')).map(a => a.dataset.item),
+                reasons: Array.from(ol.querySelectorAll('.reason')).map(s => s.textContent)};""")
+
+
+def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tmp_path, redis_client):
+    base, keys, mode = stack
+    user = "shopper-browser"
+    browser.get(f"{base}/p/s1?user={user}")
+    assert browser.find_element("id", "title").text == "Trail shoe 1"
+    assert "Shoes › Trail" in browser.find_element("id", "category").text
+    # the page's own view of s1 reaches the worker, which writes this user's list for s1
+    first = _wait(lambda: (s := _recs_state(browser))["context"] == "s1" and s["items"] and s, 60,
+                  "the user's list for s1 on the first page")
+    assert first["source"] == "user" and "s1" not in first["items"]
+    assert all(first["reasons"]), "every recommendation shows its reason"
+
+    target = first["items"][0]
+    browser.find_element("css selector", f"#recs a[data-item='{target}']").click()
+    _wait(lambda: browser.current_url.startswith(f"{base}/p/{target}"), 15, f"navigation to {target}")
+    after = _wait(lambda: (s := _recs_state(browser))["context"] == target and s["items"] and s, 60,
+                  f"the list computed after the click on {target}")
+    assert after["source"] == "user"
+    assert target not in after["items"]
+    assert after["list"] != first["list"]
+    stored = json.loads(redis_client.hget(keys.user_recs(user), "body"))
+    assert stored["context_item"] == target
+    if mode == "worker":
+        # learned from the other shoppers: items co-viewed with the clicked one
+        co_viewed = {i for sess in SESSIONS if target in sess for i in sess} - {target}
+        assert set(after["items"]) & co_viewed
+    _wait(lambda: browser.find_element("id", "p-age").text not in ("", "-"), 10, "the live panel")
+    shot = tmp_path / "detail-page.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    keep = os.environ.get("FRESHREC_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / "detail-page.png")
