@@ -1,0 +1,134 @@
+"""``freshrec shop``: run the simulated shop (:mod:`producers.shop`) against the real Kafka.
+
+A thin loop: it paces the simulator's records to the wall clock, sends catalog upserts to the
+compacted catalog topic (the initial catalog first) and events to the events topic. With
+``--read-recs`` the simulated users read their recommendations from Redis, by a plain read of
+the key schema in :mod:`streams.keys`, and react to them (the closed loop).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import typer
+
+from freshrec.settings import Settings
+from producers.schema import CatalogItem
+from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
+
+
+def redis_recs_reader(client, keys: Keys, stats: Counter | None = None):
+    """A :data:`producers.shop.RecsReader` over Redis: the user's list, else the item's list."""
+    import msgspec
+
+    stats = stats if stats is not None else Counter()
+
+    def read(user_id: str, item_id: str) -> RecList | None:
+        body = client.hget(keys.user_recs(user_id), BODY_FIELD) or client.hget(keys.item_recs(item_id), BODY_FIELD)
+        if body is None:
+            stats["recs_missing"] += 1
+            return None
+        try:
+            rec = decode_rec_list(body)
+        except msgspec.DecodeError:
+            stats["recs_unreadable"] += 1
+            return None
+        stats["recs_read"] += 1
+        return rec
+
+    return read
+
+
+def shop(
+    users: int = typer.Option(1000, min=1, max=10_000_000, help="Simulated users."),
+    items: int = typer.Option(2000, min=30, max=1_000_000, help="Catalog size at start."),
+    rate: float = typer.Option(50.0, min=0.001, help="Mean events per simulated second over a day "
+                               "(the hour-of-day profile modulates it; about 17 users per event/s are needed)."),
+    duration: float | None = typer.Option(None, min=0.001, help="Stop after this many wall seconds (default: Ctrl-C)."),
+    seed: int = typer.Option(0, min=0, help="Same seed, same catalog, users and events (ids included)."),
+    shift_at: float | None = typer.Option(None, "--shift-at", min=0,
+                                          help="Wall seconds after start at which two categories become trendy."),
+    clock: float = typer.Option(1.0, min=0.001, help="Simulated seconds per wall second (e.g. 3600: an hour a second)."),
+    fast: bool = typer.Option(False, "--fast", help="Send as fast as possible instead of pacing to the clock."),
+    read_recs: bool = typer.Option(False, "--read-recs", help="Closed loop: users read recommendations from "
+                                   "Redis (FRESHREC_REDIS_URL) and log impressions and clicks."),
+    start_ms: int | None = typer.Option(None, "--start-ms", help="Simulated start, epoch ms (default: now; "
+                                        "with --fast or --clock > 1 the run ends now)."),
+    as_json: bool = typer.Option(False, "--json", help="Print counts as one JSON object at the end."),
+) -> None:
+    """Simulate a shop: catalog, users with hidden tastes, sessions with intents, sent to Kafka."""
+    from producers.kafka_out import EventProducer, ProducerError, ensure_topics
+    from producers.progress import progress_bar
+    from producers.shop import Shop
+
+    settings = Settings()
+    sim_duration = None if duration is None else duration * clock
+    if start_ms is None:
+        if (fast or clock > 1) and sim_duration is None:
+            _fail("--fast and --clock > 1 need --duration (the simulated time must end by now)")
+        start_ms = int(time.time() * 1000) - (int(sim_duration * 1000) if (fast or clock > 1) else 0)
+    stats: Counter = Counter()
+    reader = None
+    if read_recs:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            _fail(f"cannot reach Redis ({exc}); run `freshrec stack up` or set FRESHREC_REDIS_URL")
+        reader = redis_recs_reader(client, Keys(settings.redis_prefix), stats)
+    try:
+        sim = Shop(users=users, items=items, rate=rate, seed=seed, start_ms=start_ms, duration_s=sim_duration,
+                   shift_at_s=None if shift_at is None else shift_at * clock, recs_reader=reader)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        ensure_topics(settings)
+        out = EventProducer.from_settings(settings, client_id="freshrec-shop")
+    except ProducerError as exc:
+        _fail(str(exc))
+    t0 = time.monotonic()
+    try:
+        with progress_bar(f"shop seed={seed}", total=duration) as bar:
+            for n, (ts, rec) in enumerate(sim.run()):
+                if not fast:
+                    delay = t0 + (ts - start_ms) / 1000.0 / clock - time.monotonic()
+                    if delay > 0.001:
+                        time.sleep(delay)
+                if isinstance(rec, CatalogItem):
+                    out.send_item(rec)
+                    stats["catalog"] += 1
+                else:
+                    out.send_event(rec)
+                    stats[rec.type] += 1
+                if n % 500 == 0:
+                    bar(min(time.monotonic() - t0, duration or float("inf")),
+                        f"{sum(stats[k] for k in _EVENT_TYPES)} events, {stats['catalog']} catalog")
+            out.flush()
+    except KeyboardInterrupt:
+        out.flush()
+    except ProducerError as exc:
+        _fail(str(exc))
+    finally:
+        out.close()
+    elapsed = time.monotonic() - t0
+    n_events = sum(stats[k] for k in _EVENT_TYPES)
+    summary = {"seed": seed, "events": n_events, "seconds": round(elapsed, 3),
+               "events_per_s": round(n_events / elapsed, 1) if elapsed > 0 else None,
+               "trending": [sim.catalog.leaves[lf].path[-1] for lf in sim.trending], **stats}
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        typer.echo(f"sent {n_events} events and {stats['catalog']} catalog upserts in {elapsed:.1f}s "
+                   f"to {settings.topic_events} / {settings.topic_catalog}")
+
+
+_EVENT_TYPES = ("view", "click", "cart", "order", "impression")
+
+
+def _fail(message: str):
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
