@@ -9,9 +9,12 @@ import typer
 from freshrec.bench import app as bench_app
 from freshrec.demo import demo
 from freshrec.stack.cli import app as stack_app
+from producers.replay import replay_command
+from producers.shop_cli import shop
 from models.evaluation.cli import evaluate
 from streams.worker import worker
 from serving.cli import serve
+from models.deep.cli import train as deep_train
 
 app = typer.Typer(
     help="Freshrec: streaming real-time recommendations for online shops "
@@ -22,9 +25,12 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.command(name="demo")(demo)
+app.command(name="shop")(shop)
+app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
 app.command(name="worker")(worker)
 app.command(name="serve")(serve)
+app.command(name="train")(deep_train)
 
 
 @app.callback()

@@ -21,7 +21,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
 from freshrec.settings import Settings
@@ -139,10 +139,18 @@ class EventProducer:
     # --- completion ----------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued record is acknowledged; raise :class:`DeliveryError` on new failures."""
-        try:
-            self._producer.flush(timeout)
-        except KafkaError as exc:
-            raise ProducerError(f"flush did not finish within {timeout}s: {exc}") from None
+        for _ in range(10):
+            try:
+                self._producer.flush(timeout)
+                break
+            except KafkaTimeoutError:
+                raise ProducerError(f"Kafka did not acknowledge every record within {timeout}s") from None
+            except KafkaError as exc:
+                # kafka-python 3.0 reports a batch it split for size (and retried) as "Future not done";
+                # waiting again covers the split halves.
+                last = exc
+        else:
+            raise ProducerError(f"flush did not complete: {last!r}")
         with self._lock:
             new, first = self.failed - self._reported, self._first_error
             self._reported = self.failed

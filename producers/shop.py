@@ -9,7 +9,7 @@ and ``shift_at_s`` makes two categories trendy for everyone (a concept drift to 
 The simulator does no I/O: :meth:`Shop.run` yields ``(ts, record)`` in time order. With a
 ``recs_reader`` (the closed loop) every detail-page view asks it for the recommendations shown on
 that page; the user logs an impression and may click one, with a probability from its hidden
-taste. The same seed and the same reader answers give the same records, event ids included.
+taste. The same seed, start and reader answers give the same records, event ids included.
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ class Shop:
         self.mean_steps, self.rec_slots, self.recs_reader = mean_steps, rec_slots, recs_reader
 
         self.rng = np.random.default_rng(seed)
-        self.run_id = f"sh{seed}"
+        # Ids derive from seed and start: reproducible, yet a new run (new start) never repeats the ids
+        # of an old one, which the worker's per-user dedup would drop as re-deliveries.
+        self.run_id = f"sh{seed}.{start_ms}"
         self.catalog: Catalog = generate_catalog(self.rng, items, start_ms)
         mains = self.catalog.main_leaves
         self._main_pos = {leaf: k for k, leaf in enumerate(mains)}

@@ -47,7 +47,7 @@ def shop(
     rate: float = typer.Option(50.0, min=0.001, help="Mean events per simulated second over a day "
                                "(the hour-of-day profile modulates it; about 17 users per event/s are needed)."),
     duration: float | None = typer.Option(None, min=0.001, help="Stop after this many wall seconds (default: Ctrl-C)."),
-    seed: int = typer.Option(0, min=0, help="Same seed, same catalog, users and events (ids included)."),
+    seed: int = typer.Option(0, min=0, help="Same seed (and --start-ms), same catalog, users and events, ids included."),
     shift_at: float | None = typer.Option(None, "--shift-at", min=0,
                                           help="Wall seconds after start at which two categories become trendy."),
     clock: float = typer.Option(1.0, min=0.001, help="Simulated seconds per wall second (e.g. 3600: an hour a second)."),
