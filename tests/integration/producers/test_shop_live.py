@@ -1,0 +1,59 @@
+"""The shop against the real services: the closed loop reads Redis, the CLI writes both topics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from freshrec.cli import app
+from producers.schema import CatalogItem, Event, decode_event, decode_item
+from producers.shop import Shop
+from producers.shop_cli import redis_recs_reader
+from streams.keys import BODY_FIELD, TS_FIELD, Keys, RecItem, RecList, encode_rec_list
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_closed_loop_user_reads_redis_and_logs_an_impression_and_a_click(redis_url, redis_client, unique):
+    keys = Keys(f"t{unique}:")
+    shop = Shop(users=3, items=120, rate=2.0, seed=5, duration_s=900)
+    # A list per user, written the way the worker writes it: the user's favourite category first.
+    for u in range(3):
+        fav = shop.hidden_leaves(u, k=1)[0]
+        liked = [f"i{i}" for i in shop.catalog.by_leaf[fav]][:4] + ["i0", "i1"]
+        rec = RecList(items=[RecItem(i, 1.0 - k / 10, "test") for k, i in enumerate(liked)], event_ts=1,
+                      write_ts=1, list_id=f"L{u}", variant="B")
+        redis_client.hset(keys.user_recs(f"u{u}"), mapping={TS_FIELD: 1, BODY_FIELD: encode_rec_list(rec)})
+    reader_client = redis.Redis.from_url(redis_url)
+    shop.recs_reader = redis_recs_reader(reader_client, keys)
+    events = [r for _, r in shop.run() if isinstance(r, Event)]
+    reader_client.close()
+    imps = [e for e in events if e.type == "impression"]
+    clicks = [e for e in events if e.type == "click" and e.list_id]
+    assert imps and clicks
+    for c in clicks:
+        assert c.list_id == f"L{c.user_id[1:]}" and c.variant == "B" and c.position is not None
+        imp = next(e for e in imps if e.user_id == c.user_id and e.ts < c.ts)
+        assert imp.shown[c.position] == c.item_id
+
+
+def test_shop_cli_sends_catalog_and_events_keyed_to_their_topics(tmp_topic, read_topic):
+    events_topic = tmp_topic("ev")
+    catalog_topic = tmp_topic("cat", config={"cleanup.policy": "compact"})
+    env = {"FRESHREC_TOPIC_EVENTS": events_topic, "FRESHREC_TOPIC_CATALOG": catalog_topic}
+    result = CliRunner().invoke(app, ["shop", "--users", "400", "--items", "200", "--rate", "20", "--duration", "120",
+                                      "--fast", "--seed", "3", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    n_events = summary["events"]
+    assert n_events > 500 and summary["catalog"] >= 200
+    got = read_topic(events_topic, n_events)
+    assert len(got) == n_events
+    assert all(key == decode_event(v).user_id.encode() for _, key, v in got)
+    items = [decode_item(v) for _, _, v in read_topic(catalog_topic, summary["catalog"])]
+    assert len(items) == summary["catalog"] and all(isinstance(i, CatalogItem) for i in items)
+    seen_items = {i.item_id for i in items}
+    assert {decode_event(v).item_id for _, _, v in got} <= seen_items
