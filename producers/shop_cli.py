@@ -15,7 +15,7 @@ from collections import Counter
 import typer
 
 from freshrec.settings import Settings
-from producers.schema import CatalogItem
+from producers.schema import CatalogItem, encode_event, encode_item
 from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 
@@ -59,6 +59,7 @@ def shop(
     as_json: bool = typer.Option(False, "--json", help="Print counts as one JSON object at the end."),
 ) -> None:
     """Simulate a shop: catalog, users with hidden tastes, sessions with intents, sent to Kafka."""
+    from producers.batch_out import BatchSender
     from producers.kafka_out import EventProducer, ProducerError, ensure_topics
     from producers.progress import progress_bar
     from producers.shop import Shop
@@ -87,7 +88,9 @@ def shop(
         _fail(str(exc))
     try:
         ensure_topics(settings)
-        out = EventProducer.from_settings(settings, client_id="freshrec-shop")
+        # --fast is a load run: whole batches (see producers.batch_out); paced runs need linger, not bulk.
+        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-shop") if fast
+               else EventProducer.from_settings(settings, client_id="freshrec-shop"))
     except ProducerError as exc:
         _fail(str(exc))
     t0 = time.monotonic()
@@ -99,10 +102,10 @@ def shop(
                     if delay > 0.001:
                         time.sleep(delay)
                 if isinstance(rec, CatalogItem):
-                    out.send_item(rec)
+                    out.send_raw(settings.topic_catalog, rec.item_id.encode(), encode_item(rec))
                     stats["catalog"] += 1
                 else:
-                    out.send_event(rec)
+                    out.send_raw(settings.topic_events, rec.user_id.encode(), encode_event(rec))
                     stats[rec.type] += 1
                 if n % 500 == 0:
                     bar(min(time.monotonic() - t0, duration or float("inf")),
