@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from freshrec.settings import Settings, env_help
+from freshrec.settings import Settings
 from models.evaluation import registry
 from models.evaluation.compare import default_plot_path, save_plot, table
 from models.evaluation.protocol import MODES, EvalResult, StrData, evaluate as run_protocol, progress_total
@@ -51,7 +51,7 @@ def _run_one(name: str, data: StrData, mode: str, k: int, console: Console | Non
 def evaluate(
     dataset: str = typer.Option(..., "--dataset", "-d", metavar="DIR",
                                 help="Dataset folder (train_sessions.tsv[.gz], test_sessions.tsv, test_cases.tsv), "
-                                     f"or its name under FRESHREC_DATA_DIR {env_help('data_dir')}"),
+                                     "or the name of one under $FRESHREC_DATA_DIR"),
     model: str = typer.Option("", "--model", "-m", help=f"Model to evaluate: {', '.join(registry.names())}"),
     compare: str = typer.Option("", "--compare", "-c", metavar="A,B,C",
                                 help="Comma-separated models to evaluate one after another, side by side"),

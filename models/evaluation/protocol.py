@@ -6,7 +6,9 @@ item among all items; prefix items are not excluded from the list.
 Prequential (the stream's protocol): every training session and then every test session is replayed
 click by click, in file order, through ``learn_one``; each test click after a session's first is scored
 first (``recommend_many`` on the session so far) and learned from after, so the model never sees what
-it predicts. The replay stamps synthetic, increasing timestamps (the splits only carry order).
+it predicts. The splits carry order but no time, so clicks get the timestamps ``freshrec replay`` gives
+the same TSV files (1 s per click, 60 s between sessions) and the session numbers of the files as user
+ids: a model sees the same stream here as through Kafka.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from models.base import Interaction, Recommender, Session
 from models.evaluation.metrics import Coverage, hit_rate, mrr, ndcg, rank_of
 from producers.datasets import SessionDataset
+from producers.replay_formats import TSV_BASE_MS, TSV_CLICK_MS, TSV_SESSION_GAP_MS
 
 MODES = ("offline", "prequential")
 Progress = Callable[[int], None]   # called with the number of cases (offline) or clicks (prequential) done
@@ -110,22 +113,22 @@ def evaluate_prequential(model: Recommender, data: StrData, *, k: int = 20, name
     start = perf_counter()
     ranks: list[int] = []
     cov = Coverage()
-    clock = 0
-    pending = 0
-    phases: Sequence[tuple[str, list[list[str]]]] = (("train", data.train), ("test", data.test))
-    for phase, sessions in phases:
-        scored = phase == "test"
-        for number, items in enumerate(sessions):
-            session = Session(user_id=f"{phase}-{number}")
+    clicks = number = pending = 0
+    phases: Sequence[tuple[bool, list[list[str]]]] = ((False, data.train), (True, data.test))
+    for scored, sessions in phases:
+        for items in sessions:
+            number += 1
+            session = Session(user_id=str(number))
+            base = TSV_BASE_MS + (number - 1) * TSV_SESSION_GAP_MS + clicks * TSV_CLICK_MS
             for pos, item in enumerate(items):
-                interaction = Interaction(item=item, ts=clock)
-                clock += 1
+                interaction = Interaction(item=item, ts=base + pos * TSV_CLICK_MS)
                 if scored and pos:
                     recs = [c.item for c in model.recommend_many([session], k)[0][:k]]
                     ranks.append(rank_of(item, recs))
                     cov.update(recs)
                 model.learn_one(session, interaction)
                 session.interactions.append(interaction)
+            clicks += len(items)
             pending += len(items)
             if progress is not None and pending >= report_every:
                 progress(pending)

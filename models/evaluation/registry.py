@@ -123,4 +123,7 @@ register("vsknn", "models.baselines:VSKNN", per_dataset=_VSKNN, help="vector-mul
 register("vsknn+boost", "models.baselines:VSKNN", per_dataset=_boosted(_VSKNN), help="V-SKNN + repeat boost")
 register("stan", "models.baselines:STAN", per_dataset=_STAN, help="sequence and time aware neighbourhood")
 register("stan+boost", "models.baselines:STAN", per_dataset=_boosted(_STAN), help="STAN + repeat boost")
-register("stream", "models.recommender", help="the worker's candidate sources and ranker")
+register("stream", "models.recommender:StreamRecommender", page_rules=False,
+         help="the worker's sources and fusion ranker, papers' protocol (page rules off)")
+register("stream+page", "models.recommender:StreamRecommender", page_rules=True,
+         help="the worker's recommender as the detail page runs it (current item dropped, diversity cap)")

@@ -66,11 +66,13 @@ def test_prequential_never_shows_the_model_the_click_it_predicts(tiny):
     assert not any(c[0] == "fit" for c in spy.calls)
     learns = [c for c in spy.calls if c[0] == "learn"]
     assert len(learns) == sum(map(len, tiny.train)) + sum(map(len, tiny.test))
-    assert [c[4] for c in learns] == sorted(c[4] for c in learns)   # timestamps increase
-    # the first test recommend sees ["2"] and comes before "3" is learned
+    stamps = [c[4] for c in learns]
+    assert stamps == sorted(set(stamps))   # strictly increasing
+    assert stamps[1] - stamps[0] == 1_000 and stamps[3] - stamps[2] == 61_000   # as `freshrec replay` stamps
+    # the first test recommend sees ["2"] and comes before "3" is learned; user ids are session numbers
     first = spy.calls.index(("recommend", ("2",)))
-    assert spy.calls[first + 1][0:4] == ("learn", "test-0", ("2",), "3")
-    assert spy.calls[first - 1][0:4] == ("learn", "test-0", (), "2")
+    assert spy.calls[first + 1][0:4] == ("learn", "5", ("2",), "3")
+    assert spy.calls[first - 1][0:4] == ("learn", "5", (), "2")
 
 
 def test_offline_fits_once_then_only_recommends(tiny):
