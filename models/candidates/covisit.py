@@ -1,0 +1,192 @@
+"""Item co-visitation: "viewed together with X", the session-kNN-like workhorse of the stream.
+
+Learning emits directed pairs between the new item and the session's previous ``window`` items,
+weighted ``1 / distance`` (forward ``a -> b`` fully, backward ``b -> a`` times ``backward``), into a
+:class:`~models.candidates.pairstore.PairStore` with time decay and per-item top-K pruning.
+
+Learning is split so the worker can shard it: :meth:`pairs` runs where the user's session lives,
+:meth:`add_pair` where item ``a`` lives (after a repartition by item), and :meth:`neighbors` /
+:meth:`set_neighbors` ship finished neighbour lists between workers. :meth:`learn_one` does both
+halves locally (evaluation, single worker).
+
+Scoring is a recency-weighted sum over the session's last ``recent`` items of their neighbour rows,
+each row divided by ``row_mass ** norm_exponent`` (the row's total mass is proportional to the
+item's popularity, so a hub item cannot drown the rest); a whole take window is one sparse product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from models.base import Candidate, Estimator, Interaction, Session
+from models.candidates.pairstore import PairStore, decay_weights
+
+WEEK_MS = 7 * 24 * 3600 * 1000
+
+Pair = tuple[str, str, float]
+
+
+class CoVisitation(Estimator):
+    name = "covisit"
+    reason_template = "viewed together with {item}"
+
+    def __init__(self, window: int = 6, backward: float = 0.5, top_k: int = 200,
+                 half_life_ms: float | None = WEEK_MS, recent: int = 3, recency_exponent: float = 1.0,
+                 norm_exponent: float = 0.75, types: tuple[str, ...] = ("view", "click", "cart", "order")):
+        self.window = window
+        self.backward = backward
+        self.top_k = top_k
+        self.half_life_ms = half_life_ms
+        self.recent = recent
+        self.recency_exponent = recency_exponent
+        self.norm_exponent = norm_exponent
+        self.types = types
+        self.store = PairStore(top_k=top_k, half_life_ms=half_life_ms)
+        self._recency = decay_weights(recent, recency_exponent)
+
+    # --- learning, split for sharding ------------------------------------------------------------
+    def _history(self, session: Session) -> list[str]:
+        types = self.types
+        return [it.item for it in session.interactions if it.type in types]
+
+    def pairs(self, session: Session, interaction: Interaction) -> list[Pair]:
+        """Pairs the new interaction forms with the session's recent items (runs where the session is)."""
+        if interaction.type not in self.types:
+            return []
+        b = interaction.item
+        history = self._history(session)[-self.window:]
+        out: list[Pair] = []
+        for d, a in enumerate(reversed(history), start=1):
+            if a == b:
+                continue
+            w = 1.0 / d
+            out.append((a, b, w))
+            if self.backward:
+                out.append((b, a, self.backward * w))
+        return out
+
+    def add_pair(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
+        """Apply one pair to item ``a``'s row (runs where item ``a`` lives)."""
+        self.store.add(a, b, weight, ts or None)
+
+    def learn_one(self, session: Session, interaction: Interaction) -> None:
+        for a, b, w in self.pairs(session, interaction):
+            self.store.add(a, b, w, interaction.ts or None)
+
+    def fit(self, sessions: Sequence[Sequence[str]]) -> None:
+        """Offline bulk learning from whole sessions; same pairs as replaying them through learn_one."""
+        vocab = self.store.vocab
+        rows, cols, vals = [], [], []
+        for s in sessions:
+            if len(s) < 2:
+                continue
+            ids = np.fromiter((vocab.id(str(x)) for x in s), dtype=np.int64, count=len(s))
+            for d in range(1, min(self.window, len(ids) - 1) + 1):
+                a, b = ids[:-d], ids[d:]
+                rows.append(a)
+                cols.append(b)
+                vals.append(np.full(len(a), 1.0 / d))
+                if self.backward:
+                    rows.append(b)
+                    cols.append(a)
+                    vals.append(np.full(len(a), self.backward / d))
+        if not rows:
+            return
+        r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+        keep = r != c
+        self.store.add_many(r[keep], c[keep], v[keep])
+
+    # --- sharing between workers -------------------------------------------------------------------
+    def neighbors(self, item: str) -> list[tuple[str, float]]:
+        return self.store.neighbors(item)
+
+    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]) -> None:
+        self.store.set_neighbors(item, neighbors)
+
+    # --- scoring -----------------------------------------------------------------------------------
+    def candidates(self, session: Session, k: int) -> list[Candidate]:
+        return self.candidates_many([session], k)[0]
+
+    def candidates_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+        return score_rows(self.store, [self._history(s)[-self.recent:] for s in sessions], self._recency,
+                          self.norm_exponent, k, self.name, self.reason_template)
+
+    # --- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"store": self.store.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.store.load_state_dict(state["store"])
+
+
+def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequence[float],
+               norm_exponent: float, k: int, source: str, reason_template: str) -> list[list[Candidate]]:
+    """Score each query (item list, oldest first) as a recency-weighted sum of normalised rows.
+
+    One sparse product for the whole batch; the reason names the query item contributing most.
+    """
+    vocab = store.vocab
+    row_of: dict[int, int] = {}
+    q_rows, q_cols, q_vals = [], [], []
+    per_query: list[list[tuple[int, float]]] = []
+    for qi, items in enumerate(queries):
+        own: list[tuple[int, float]] = []
+        for j, item in enumerate(reversed(items)):
+            v = vocab.get(item)
+            if v is None:
+                continue
+            u = row_of.setdefault(v, len(row_of))
+            q_rows.append(qi)
+            q_cols.append(u)
+            q_vals.append(recency[j])
+            own.append((u, recency[j]))
+        per_query.append(own)
+    if not row_of:
+        return [[] for _ in queries]
+    g = store.gather(list(row_of))
+    mass = np.asarray(g.sum(axis=1)).ravel()
+    mass[mass <= 0] = 1.0
+    g = sp.diags(mass ** -norm_exponent) @ g
+    g = g.tocsr()
+    q = sp.csr_matrix((q_vals, (q_rows, q_cols)), shape=(len(queries), len(row_of)))
+    r = (q @ g).tocsr()
+    names = vocab.items
+    uniq_items = list(row_of)
+    out: list[list[Candidate]] = []
+    indptr, indices, data = r.indptr, r.indices, r.data
+    for qi, own in enumerate(per_query):
+        lo, hi = indptr[qi], indptr[qi + 1]
+        if lo == hi:
+            out.append([])
+            continue
+        scores, cols = data[lo:hi], indices[lo:hi]
+        if hi - lo > k:
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.argsort(-scores[top], kind="stable")]
+        else:
+            top = np.argsort(-scores, kind="stable")
+        tcols = cols[top]
+        best_from = _strongest_contributor(g, own, tcols)
+        reasons = {u: reason_template.format(item=names[uniq_items[u]]) for u, _ in own}
+        out.append([Candidate(names[c], s, reasons[u], source)
+                    for c, s, u in zip(tcols.tolist(), scores[top].tolist(), best_from)])
+    return out
+
+
+def _strongest_contributor(g: sp.csr_matrix, own: list[tuple[int, float]], tcols: np.ndarray) -> list[int]:
+    """For each candidate column, the gathered row (query item) that gave it the largest share."""
+    if len(own) == 1:
+        return [own[0][0]] * len(tcols)
+    contrib = np.zeros((len(own), len(tcols)))
+    for j, (u, w) in enumerate(own):
+        lo, hi = g.indptr[u], g.indptr[u + 1]
+        cols, vals = g.indices[lo:hi], g.data[lo:hi]
+        pos = np.searchsorted(cols, tcols)
+        pos[pos >= len(cols)] = 0
+        hit = cols[pos] == tcols if len(cols) else np.zeros(len(tcols), bool)
+        contrib[j, hit] += w * vals[pos[hit]]
+    best = contrib.argmax(axis=0)
+    return [own[b][0] for b in best.tolist()]

@@ -1,0 +1,250 @@
+"""Bounded, time-decayed item->item score rows: the storage behind co-visitation and co-purchase.
+
+Rows live as sorted numpy arrays (``cols`` int32, ``vals`` float32) plus a small dict of pending
+additions, merged when it grows or when the row is read; so a learn costs a dict update and a read
+costs one numpy merge per dirty row. Each merge prunes a row that grew past ``slack * top_k`` back
+to its ``top_k`` strongest entries, which bounds memory at ``slack * top_k`` entries per item while
+leaving room for a new neighbour to accumulate before it competes.
+
+Time decay uses growing weights (an event at ``ts`` adds ``w * 2 ** ((ts - ref) / half_life)``)
+instead of decaying every stored value on every event; :class:`DecayClock` rebases ``ref`` (one
+pass over the store) before the weights could overflow float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+_MAX_EXPONENT = 60.0  # 2**60 * counts stays far below float32's 3e38
+
+
+class Vocab:
+    """Interns item ids (strings) to dense row/column numbers."""
+
+    def __init__(self, items: Iterable[str] = ()):
+        self.items: list[str] = []
+        self._index: dict[str, int] = {}
+        for item in items:
+            self.id(item)
+
+    def id(self, item: str) -> int:
+        i = self._index.get(item)
+        if i is None:
+            i = self._index[item] = len(self.items)
+            self.items.append(item)
+        return i
+
+    def get(self, item: str) -> int | None:
+        return self._index.get(item)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self._index
+
+
+class DecayClock:
+    """Exponential time decay by growing weights; ``half_life_ms=None`` switches decay off.
+
+    Scores stored in "reference units" are turned into values decayed to the latest event time by
+    :meth:`to_now`. Data learned without a timestamp (``fit`` on dataset sessions) counts as "now".
+    """
+
+    def __init__(self, half_life_ms: float | None):
+        self.half_life_ms = half_life_ms
+        self.ref: float | None = None
+        self.now: float | None = None
+
+    def advance(self, ts: int | None) -> float:
+        """Note an event time; returns the factor every stored value must be multiplied by (rebase)."""
+        if ts is None or self.half_life_ms is None:
+            return 1.0
+        if self.ref is None:
+            self.ref = self.now = float(ts)
+            return 1.0
+        if ts > self.now:
+            self.now = float(ts)
+        exponent = (self.now - self.ref) / self.half_life_ms
+        if exponent <= _MAX_EXPONENT:
+            return 1.0
+        self.ref = self.now
+        return 2.0 ** -exponent if exponent < 1000 else 0.0
+
+    def weight(self, ts: int | None) -> float:
+        """Growing weight of an event at ``ts`` (``None``: now) in reference units."""
+        if self.half_life_ms is None or self.ref is None:
+            return 1.0
+        t = self.now if ts is None else ts
+        return 2.0 ** ((t - self.ref) / self.half_life_ms)
+
+    def to_now(self) -> float:
+        if self.half_life_ms is None or self.ref is None:
+            return 1.0
+        return 2.0 ** (-(self.now - self.ref) / self.half_life_ms)
+
+    def state(self) -> tuple[float | None, float | None]:
+        return self.ref, self.now
+
+    def load(self, state: tuple[float | None, float | None]) -> None:
+        self.ref, self.now = state
+
+
+_EMPTY_I = np.zeros(0, dtype=np.int32)
+_EMPTY_F = np.zeros(0, dtype=np.float32)
+
+
+class PairStore:
+    """Rows ``a -> {b: score}`` with time decay and per-row top-K pruning."""
+
+    def __init__(self, top_k: int = 200, half_life_ms: float | None = None, slack: float = 1.5,
+                 merge_every: int = 16):
+        self.top_k = top_k
+        self.slack = slack
+        self.merge_every = merge_every
+        self.vocab = Vocab()
+        self.clock = DecayClock(half_life_ms)
+        self._cols: list[np.ndarray] = []
+        self._vals: list[np.ndarray] = []
+        self._pending: list[dict[int, float] | None] = []
+
+    # --- learning -------------------------------------------------------------------------
+    def _ensure(self, i: int) -> None:
+        while len(self._cols) <= i:
+            self._cols.append(_EMPTY_I)
+            self._vals.append(_EMPTY_F)
+            self._pending.append(None)
+
+    def add(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
+        factor = self.clock.advance(ts)
+        if factor != 1.0:
+            self._rescale(factor)
+        ia, ib = self.vocab.id(a), self.vocab.id(b)
+        self._ensure(max(ia, ib))
+        pend = self._pending[ia]
+        if pend is None:
+            pend = self._pending[ia] = {}
+        pend[ib] = pend.get(ib, 0.0) + weight * self.clock.weight(ts)
+        if len(pend) >= self.merge_every:
+            self._merge(ia)
+
+    def add_many(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> None:
+        """Bulk form of :meth:`add` over vocabulary ids, all at the current time (offline ``fit``)."""
+        if len(rows) == 0:
+            return
+        n = len(self.vocab)
+        self._ensure(n - 1)
+        m = sp.csr_matrix((weights * self.clock.weight(None), (rows, cols)), shape=(n, n))
+        m.sum_duplicates()
+        indptr, indices, data = m.indptr, m.indices, m.data
+        for i in np.nonzero(np.diff(indptr))[0]:
+            lo, hi = indptr[i], indptr[i + 1]
+            self._merge(int(i), indices[lo:hi], data[lo:hi])
+
+    def _merge(self, i: int, extra_cols: np.ndarray | None = None, extra_vals: np.ndarray | None = None) -> None:
+        parts_c, parts_v = [self._cols[i]], [self._vals[i]]
+        pend = self._pending[i]
+        if pend:
+            parts_c.append(np.fromiter(pend.keys(), dtype=np.int32, count=len(pend)))
+            parts_v.append(np.fromiter(pend.values(), dtype=np.float64, count=len(pend)))
+        self._pending[i] = None
+        if extra_cols is not None:
+            parts_c.append(extra_cols.astype(np.int32, copy=False))
+            parts_v.append(extra_vals)
+        cols = np.concatenate(parts_c)
+        vals = np.concatenate(parts_v).astype(np.float64)
+        uniq, inverse = np.unique(cols, return_inverse=True)
+        if len(uniq) < len(cols):
+            vals = np.bincount(inverse, weights=vals, minlength=len(uniq))
+            cols = uniq
+        elif len(cols) and not np.all(cols[:-1] < cols[1:]):
+            order = np.argsort(cols, kind="stable")
+            cols, vals = cols[order], vals[order]
+        if len(cols) > self.slack * self.top_k:
+            keep = np.sort(np.argpartition(-vals, self.top_k - 1)[:self.top_k])
+            cols, vals = cols[keep], vals[keep]
+        self._cols[i] = cols.astype(np.int32, copy=False)
+        self._vals[i] = vals.astype(np.float32)
+
+    def _rescale(self, factor: float) -> None:
+        for i, v in enumerate(self._vals):
+            if len(v):
+                self._vals[i] = (v * factor).astype(np.float32)
+            pend = self._pending[i]
+            if pend:
+                for key in pend:
+                    pend[key] *= factor
+
+    # --- reading --------------------------------------------------------------------------
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Merged row ``i`` (columns sorted ascending), in reference units."""
+        if i >= len(self._cols):
+            return _EMPTY_I, _EMPTY_F
+        if self._pending[i]:
+            self._merge(i)
+        return self._cols[i], self._vals[i]
+
+    def gather(self, rows: Sequence[int]) -> sp.csr_matrix:
+        """The given rows as one CSR matrix (``len(rows)`` x vocabulary size), for batch scoring."""
+        cols, vals = zip(*(self.row(i) for i in rows)) if rows else ((), ())
+        lengths = np.fromiter((len(c) for c in cols), dtype=np.int64, count=len(rows))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.concatenate(cols) if rows else _EMPTY_I
+        data = np.concatenate(vals) if rows else _EMPTY_F
+        return sp.csr_matrix((data, indices, indptr), shape=(len(rows), len(self.vocab)))
+
+    def neighbors(self, item: str) -> list[tuple[str, float]]:
+        """The item's strongest ``top_k`` neighbours with scores decayed to the latest event, best first."""
+        i = self.vocab.get(item)
+        if i is None:
+            return []
+        cols, vals = self.row(i)
+        order = np.argsort(-vals, kind="stable")[:self.top_k]
+        scale = self.clock.to_now()
+        items = self.vocab.items
+        return [(items[c], float(v) * scale) for c, v in zip(cols[order].tolist(), vals[order].tolist())]
+
+    def set_neighbors(self, item: str, neighbors: Iterable[tuple[str, float]]) -> None:
+        """Replace the item's row with a list received from the worker that owns it."""
+        i = self.vocab.id(item)
+        pairs = [(self.vocab.id(b), s) for b, s in neighbors if b != item]
+        self._ensure(len(self.vocab) - 1)
+        self._cols[i], self._vals[i], self._pending[i] = _EMPTY_I, _EMPTY_F, None
+        if pairs:
+            scale = self.clock.to_now()
+            cols = np.array([c for c, _ in pairs], dtype=np.int32)
+            vals = np.array([s for _, s in pairs], dtype=np.float64) / (scale if scale > 0 else 1.0)
+            self._merge(i, cols, vals)
+
+    # --- size and state ---------------------------------------------------------------------
+    @property
+    def nnz(self) -> int:
+        return sum(len(c) for c in self._cols) + sum(len(p) for p in self._pending if p)
+
+    def nbytes(self) -> int:
+        return sum(c.nbytes + v.nbytes for c, v in zip(self._cols, self._vals))
+
+    def state_dict(self) -> dict:
+        m = self.gather(range(len(self._cols)))
+        return {"items": list(self.vocab.items), "indptr": m.indptr, "indices": m.indices,
+                "data": m.data, "clock": self.clock.state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.vocab = Vocab(state["items"])
+        self.clock.load(tuple(state["clock"]))
+        indptr, indices, data = state["indptr"], state["indices"], state["data"]
+        n = len(indptr) - 1
+        self._cols = [np.asarray(indices[indptr[i]:indptr[i + 1]], dtype=np.int32) for i in range(n)]
+        self._vals = [np.asarray(data[indptr[i]:indptr[i + 1]], dtype=np.float32) for i in range(n)]
+        self._pending = [None] * n
+        self._ensure(len(self.vocab) - 1)
+
+
+def decay_weights(n: int, exponent: float) -> list[float]:
+    """Recency weights ``1, 1/2**e, 1/3**e, ...`` for the ``n`` most recent positions."""
+    return [1.0 / math.pow(j + 1, exponent) for j in range(n)]

@@ -1,0 +1,1 @@
+"""Rankers (models.base.Ranker) and the business rules applied after ranking."""
