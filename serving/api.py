@@ -7,7 +7,6 @@ field: ``{"detail": {"field": "user", "reason": "..."}}`` (FastAPI's own 422s na
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import asynccontextmanager
 from html import escape
@@ -21,6 +20,7 @@ from freshrec.settings import Settings
 from producers.schema import EventError, decode_event
 from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.events import KafkaEventSink, SinkUnavailable
+from serving.fastpath import PATH, RecommendationsFastPath, recommendations_body
 from serving.metrics import ApiMetrics, MetricsMiddleware
 from serving.page import INDEX_NO_ITEMS, render_page
 from serving.stats import LivePanel
@@ -58,28 +58,20 @@ def create_app(settings: Settings | None = None, *, client: RecClient | None = N
 
     app = FastAPI(title="Freshrec serving API", lifespan=lifespan,
                   description="Detail-page recommendations from Redis; events into Kafka.")
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
 
     @app.get("/recommendations", summary="The detail-page list for a user on an item's page")
     async def recommendations(request: Request, user: str | None = Query(None, description="user id; none = anonymous"),
                               item: str | None = Query(None, description="item on the page"),
-                              k: int = Query(10, ge=1, le=MAX_K, description="how many items"),
+                              k: int = Query(10, description=f"how many items, 1..{MAX_K}"),
                               details: bool = Query(False, description="add each item's title")) -> Response:
-        rc: RecClient = request.app.state.client
-        try:
-            recs = await rc.get_recommendations(user or None, item or None, k)
-        except InvalidIdError as exc:
-            return _bad(exc.field, str(exc))
-        metrics.recommendations.labels(recs.source, str(recs.degraded).lower()).inc()
-        if recs.freshness_ms is not None and not recs.degraded:
-            metrics.freshness.observe(recs.freshness_ms / 1000.0)
-        body = recs.as_dict()
-        if details and recs.items:
-            titles = await _titles(rc, [r.item for r in recs.items])
-            for entry in body["items"]:
-                entry["title"] = titles.get(entry["item"])
-        return _json(body)
+        # served by RecommendationsFastPath before routing; this route documents it and answers the same
+        # way if the app is mounted without the fast path
+        if not 1 <= k <= MAX_K:
+            return _bad("k", f"must be between 1 and {MAX_K}, got {k}")
+        status, body = await recommendations_body(request.app.state.client, metrics, user or None, item or None,
+                                                  k, details)
+        return Response(body, status_code=status, media_type="application/json")
 
     @app.get("/items/{item_id}", summary="A catalog item as the worker stored it")
     async def get_item(request: Request, item_id: str) -> Response:
@@ -159,25 +151,14 @@ def create_app(settings: Settings | None = None, *, client: RecClient | None = N
             item = None
         return HTMLResponse(render_page(item_id, item, user, k), status_code=200 if item else 404)
 
+    # the last middleware added runs first: metrics wrap the fast path, which wraps FastAPI
+    route = next(r for r in app.routes if getattr(r, "path", None) == PATH)
+    app.add_middleware(RecommendationsFastPath, metrics=metrics, route=route)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
     @app.exception_handler(InvalidIdError)
     async def invalid_id(request: Request, exc: InvalidIdError) -> JSONResponse:
         return JSONResponse({"detail": {"field": exc.field, "reason": str(exc)}}, status_code=422)
 
     return app
 
-
-async def _titles(rc: RecClient, ids: list[str]) -> dict[str, str]:
-    try:
-        async with asyncio.timeout(max(rc.timeout_s, 0.2)):
-            raws = await rc.redis.mget([rc.keys.item(i) for i in ids])
-    except REDIS_ERRORS:  # titles are decoration; the ids still show
-        return {}
-    out = {}
-    for item_id, raw in zip(ids, raws):
-        try:
-            value = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("title"), str):
-            out[item_id] = value["title"]
-    return out

@@ -12,6 +12,8 @@ def serve(
                              help="Address to listen on (default 127.0.0.1)."),
     port: int = typer.Option(None, min=0, max=65535, envvar="FRESHREC_SERVE_PORT", show_envvar=True,
                              help="Port (default 8000)."),
+    workers: int = typer.Option(1, min=1, max=64, envvar="FRESHREC_SERVE_WORKERS", show_envvar=True,
+                                help="Server processes sharing the port (each keeps its own /metrics)."),
     log_level: str = typer.Option("warning", help="uvicorn log level (access logs at 'info')."),
 ) -> None:
     """Serve GET /recommendations, GET /items/{id}, POST /events, /health, /metrics and the demo page (/).
@@ -39,12 +41,14 @@ def serve(
         raise typer.Exit(2)
     typer.echo(f"serving on http://{host}:{port}/  (redis {redact_url(settings.reader_url)}, "
                f"kafka {settings.kafka_bootstrap})")
-    config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level,
-                            access_log=log_level in ("info", "debug", "trace"), loop="asyncio", http="h11",
-                            lifespan="on")
-    server = uvicorn.Server(config)
+    options = dict(host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
+                   loop="asyncio", http="h11", lifespan="on")
     try:
-        server.run()
+        if workers > 1:
+            # each worker process builds its app from the same FRESHREC_* environment
+            uvicorn.run("serving.api:create_app", factory=True, workers=workers, **options)
+        else:
+            uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
     except OSError as exc:
         typer.secho(f"error: cannot listen on {host}:{port} ({exc}); pick another --port or FRESHREC_SERVE_PORT",
                     err=True, fg=typer.colors.RED)

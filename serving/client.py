@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from freshrec.settings import Settings
 from serving.blend import Recommendations, choose
+from serving.connections import PipelinePool
 from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,18 @@ class RecClient:
     """Reads recommendations, catalog items and live stats; async, safe to share across requests."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys | None = None, *, timeout_s: float = 0.05,
-                 fresh_s: float = 300.0, cache_size: int = 10_000):
+                 fresh_s: float = 300.0, cache_size: int = 10_000, pool_size: int = 64):
         self.redis = redis
         self.keys = keys or Keys()
         self.timeout_s = timeout_s
         self.fresh_ms = fresh_s * 1000.0
         self.cache_size = cache_size
+        self.pool_size = pool_size
         self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
         self._trending: Recommendations | None = None
+        self._pool: PipelinePool | None = None
+        self._last_warning = 0.0
+        self._unlogged_failures = 0
         self.degraded_total = 0  # read by the API's metrics
 
     @classmethod
@@ -64,11 +69,13 @@ class RecClient:
         timeout_s = settings.serve_timeout_ms / 1000.0
         client = aioredis.Redis.from_url(
             url or settings.reader_url, socket_timeout=max(timeout_s, 0.5), socket_connect_timeout=1.0,
-            health_check_interval=0, max_connections=64)
+            health_check_interval=0, max_connections=16)
         return cls(client, Keys(settings.redis_prefix), timeout_s=timeout_s, fresh_s=settings.serve_fresh_s,
                    cache_size=settings.serve_cache_size)
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
         await self.redis.aclose()
 
     # --- recommendations --------------------------------------------------------------------
@@ -92,11 +99,10 @@ class RecClient:
         return recs
 
     async def _hget_bodies(self, keys: list[str]) -> list[bytes | None]:
+        if self._pool is None or self._pool.redis is not self.redis:  # built lazily: needs a running loop
+            self._pool = PipelinePool(self.redis, self.pool_size)
         async with asyncio.timeout(self.timeout_s):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hget(key, BODY_FIELD)
-                return await pipe.execute()
+            return await self._pool.execute([("HGET", key, BODY_FIELD) for key in keys])
 
     def _key(self, build, value: str, field: str) -> str:
         try:
@@ -129,7 +135,12 @@ class RecClient:
 
     def _fallback(self, user_id: str | None, item_id: str | None, k: int, exc: BaseException) -> Recommendations:
         self.degraded_total += 1
-        log.warning("redis lookup failed (%s: %s); serving a fallback list", type(exc).__name__, exc)
+        self._unlogged_failures += 1
+        now = time.monotonic()
+        if now - self._last_warning >= 5.0:  # an outage at 2,000 req/s must not write 2,000 lines/s
+            log.warning("redis lookup failed %d time(s) (last: %s: %s); serving fallback lists",
+                        self._unlogged_failures, type(exc).__name__, exc)
+            self._last_warning, self._unlogged_failures = now, 0
         cached = self._cache.get((user_id, item_id))
         if cached is not None:
             return cached.limited(k, exclude=item_id, degraded=True, source="cache")

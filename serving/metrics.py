@@ -34,6 +34,27 @@ class ApiMetrics:
         self.redis_up = Gauge("freshrec_redis_up", "1 when the last health check reached Redis",
                               registry=self.registry)
 
+        self._children: dict[tuple, tuple] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        # labels() costs a lock and a dict build per call; the label sets are few, so keep the children
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.latency.labels(method, route), self.requests.labels(method, route, str(status)))
+            self._children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
+
+    def served(self, source: str, degraded: bool, freshness_ms: float | None) -> None:
+        key = ("served", source, degraded)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.recommendations.labels(source, "true" if degraded else "false")
+        child.inc()
+        if freshness_ms is not None and not degraded:
+            self.freshness.observe(freshness_ms / 1000.0)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -61,6 +82,5 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "GET")
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(method, template, str(status[0])).inc()
+            self.metrics.observe_request(scope.get("method", "GET"), template, status[0],
+                                         time.perf_counter() - start)

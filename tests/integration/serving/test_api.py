@@ -54,10 +54,12 @@ async def test_bad_ids_are_422_naming_the_field(api, params, field):
     assert res.json()["detail"]["field"] == field
 
 
-async def test_bad_k_is_422(api):
-    res = await api.get("/recommendations", params={"item": "p", "k": 0})
+@pytest.mark.parametrize("params, field", [({"k": 0}, "k"), ({"k": "ten"}, "k"), ({"k": 101}, "k"),
+                                           ({"details": "maybe"}, "details")])
+async def test_bad_parameters_are_422_naming_the_field(api, params, field):
+    res = await api.get("/recommendations", params={"item": "p", **params})
     assert res.status_code == 422
-    assert res.json()["detail"][0]["loc"] == ["query", "k"]
+    assert res.json()["detail"]["field"] == field
 
 
 async def test_items(api, keys, redis_client):
@@ -114,6 +116,10 @@ async def test_health_metrics_and_stats(api, keys, redis_client):
     text = (await api.get("/metrics")).text
     assert 'freshrec_http_requests_total{method="GET",route="/items/{item_id}",status="404"} 1.0' in text
     assert 'freshrec_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health"}' in text
+    await api.get("/recommendations", params={"item": "p"})
+    text = (await api.get("/metrics")).text
+    assert 'freshrec_http_requests_total{method="GET",route="/recommendations",status="200"} 1.0' in text
+    assert 'freshrec_recommendations_served_total{degraded="false",source="none"} 1.0' in text
 
 
 async def test_detail_page_shows_the_item(api, keys, redis_client):

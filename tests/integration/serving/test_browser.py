@@ -245,6 +245,12 @@ def _recs_state(driver) -> dict:
                 reasons: Array.from(ol.querySelectorAll('.reason')).map(s => s.textContent)};""")
 
 
+def _users_list_for(driver, item: str) -> dict | None:
+    # the user's own list (not the item's list, which names the same context item), computed for `item`
+    state = _recs_state(driver)
+    return state if state["source"] == "user" and state["context"] == item and state["items"] else None
+
+
 def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tmp_path, redis_client):
     base, keys, mode = stack
     user = "shopper-browser"
@@ -252,17 +258,14 @@ def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tm
     assert browser.find_element("id", "title").text == "Trail shoe 1"
     assert "Shoes › Trail" in browser.find_element("id", "category").text
     # the page's own view of s1 reaches the worker, which writes this user's list for s1
-    first = _wait(lambda: (s := _recs_state(browser))["context"] == "s1" and s["items"] and s, 60,
-                  "the user's list for s1 on the first page")
-    assert first["source"] == "user" and "s1" not in first["items"]
+    first = _wait(lambda: _users_list_for(browser, "s1"), 60, "the user's list for s1 on the first page")
+    assert "s1" not in first["items"]
     assert all(first["reasons"]), "every recommendation shows its reason"
 
     target = first["items"][0]
     browser.find_element("css selector", f"#recs a[data-item='{target}']").click()
     _wait(lambda: browser.current_url.startswith(f"{base}/p/{target}"), 15, f"navigation to {target}")
-    after = _wait(lambda: (s := _recs_state(browser))["context"] == target and s["items"] and s, 60,
-                  f"the list computed after the click on {target}")
-    assert after["source"] == "user"
+    after = _wait(lambda: _users_list_for(browser, target), 60, f"the list computed after the click on {target}")
     assert target not in after["items"]
     assert after["list"] != first["list"]
     stored = json.loads(redis_client.hget(keys.user_recs(user), "body"))

@@ -114,3 +114,44 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def test_a_timed_out_connection_never_serves_its_late_replies_to_the_next_lookup(settings, keys, write_list):
+    # a proxy in front of the real Redis holds replies back while `slow` is set; the late replies of the
+    # first lookup must not be read as the answers of the second (another user's list!)
+    host, port = settings.reader_url.rpartition("@")[2].split("/")[0].split(":")
+    slow = asyncio.Event()
+
+    async def pipe(reader, writer, delay: bool):
+        try:
+            while data := await reader.read(65536):
+                if delay and slow.is_set():
+                    await asyncio.sleep(0.3)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_r, client_w):
+        server_r, server_w = await asyncio.open_connection(host, int(port))
+        asyncio.ensure_future(pipe(client_r, server_w, False))
+        asyncio.ensure_future(pipe(server_r, client_w, True))
+
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    proxied = settings.reader_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.sockets[0].getsockname()[1]}")
+    rc = RecClient(aioredis.Redis.from_url(proxied), keys, timeout_s=0.1, pool_size=1)
+    write_list(keys.user_recs("alice"), rec_list("a1", "a2", ctx="p"))
+    write_list(keys.user_recs("bob"), rec_list("b1", "b2", ctx="p"))
+    try:
+        assert [r.item for r in (await rc.get_recommendations("alice", "p")).items] == ["a1", "a2"]
+        slow.set()
+        assert (await rc.get_recommendations("alice", "p")).degraded
+        slow.clear()
+        await asyncio.sleep(0.4)  # alice's late replies arrive now; the connection they belong to is closed
+        bob = await rc.get_recommendations("bob", "p")
+        assert (bob.degraded, [r.item for r in bob.items]) == (False, ["b1", "b2"])
+    finally:
+        await rc.close()
+        proxy.close()

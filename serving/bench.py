@@ -1,0 +1,318 @@
+"""``freshrec bench lookup`` and ``freshrec bench api``: serving latency at a fixed rate, and the maximum rate.
+
+Both seed their own key prefix with ``--users`` user lists, ``--items`` item lists and trending (written
+as the default Redis user, removed afterwards), then:
+
+1. **fixed rate** (open loop): requests start on a fixed schedule of ``--rate`` per second for
+   ``--seconds``, whatever earlier requests are doing; ``p50_ms`` / ``p99_ms`` are measured from each
+   request's scheduled start (so queueing behind a slow request counts, no coordinated omission);
+2. **maximum rate** (closed loop): ``--concurrency`` requests in flight for ``--seconds``; ``max_rps``.
+
+``lookup`` measures :meth:`RecClient.get_recommendations` in process (as the read-only user); ``api``
+starts ``freshrec serve`` as a child process and drives ``GET /recommendations`` over keep-alive
+HTTP/1.1 connections with a minimal client, so the load generator costs little of the shared CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import typer
+
+from freshrec.settings import Settings
+
+def _percentiles(lat_s: list[float]) -> dict[str, float]:
+    arr = np.asarray(lat_s) * 1000.0
+    return {"p50_ms": round(float(np.percentile(arr, 50)), 3), "p99_ms": round(float(np.percentile(arr, 99)), 3),
+            "max_ms": round(float(arr.max()), 3)}
+
+
+async def fixed_rate(call: Callable[[int], Awaitable[object]], rate: float, seconds: float) -> dict:
+    """Start ``call(i)`` at ``i / rate`` s; latency from the scheduled start; counts errors."""
+    n = int(rate * seconds)
+    lat: list[float] = []
+    service: list[float] = []
+    errors = 0
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task] = set()
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal errors
+        started = loop.time()
+        try:
+            await call(i)
+        except Exception:  # noqa: BLE001 - counted, the run goes on
+            errors += 1
+            return
+        done = loop.time()
+        lat.append(done - scheduled)
+        service.append(done - started)
+
+    t0 = loop.time() + 0.05
+    i = 0
+    while i < n:
+        now = loop.time()
+        while i < n and t0 + i / rate <= now:
+            task = loop.create_task(one(i, t0 + i / rate))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        if i < n:
+            await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+    if tasks:
+        await asyncio.wait(tasks)
+    elapsed = loop.time() - t0
+    out = {"rate": rate, "requests": n, "errors": errors, "achieved_rps": round(len(lat) / elapsed, 1)}
+    out.update(_percentiles(lat or [float("nan")]))
+    svc = _percentiles(service or [float("nan")])
+    out.update({"service_p50_ms": svc["p50_ms"], "service_p99_ms": svc["p99_ms"]})
+    return out
+
+
+async def max_rate(call: Callable[[int], Awaitable[object]], concurrency: int, seconds: float) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    done = 0
+    errors = 0
+
+    async def worker(w: int) -> None:
+        nonlocal done, errors
+        i = w
+        while loop.time() < deadline:
+            try:
+                await call(i)
+                done += 1
+            except Exception:  # noqa: BLE001 - counted
+                errors += 1
+            i += concurrency
+
+    start = loop.time()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return {"max_rps": round(done / (loop.time() - start), 1), "max_rps_errors": errors,
+            "concurrency": concurrency}
+
+
+# --- data ----------------------------------------------------------------------------------
+def seed(settings: Settings, prefix: str, users: int, items: int, k: int = 20) -> None:
+    import redis
+
+    from streams.keys import Keys, RecItem, RecList, encode_rec_list
+
+    keys = Keys(prefix)
+    rng = random.Random(7)
+    now = int(time.time() * 1000)
+    r = redis.Redis.from_url(settings.redis_url)
+    pipe = r.pipeline(transaction=False)
+
+    def body(ctx: str, ts: int, reason: str) -> bytes:
+        picks = rng.sample(range(items), k)
+        return encode_rec_list(RecList(items=[RecItem(f"i{p}", round(1 - j / k, 3), reason.format(ctx))
+                                              for j, p in enumerate(picks)],
+                                       event_ts=ts, write_ts=ts + 2, context_item=ctx, model_version="bench"))
+    for u in range(users):
+        ctx = f"i{rng.randrange(items)}"
+        ts = now - rng.randrange(600_000)
+        pipe.hset(keys.user_recs(f"u{u}"), mapping={"ts": ts, "body": body(ctx, ts, "viewed together with {}")})
+        pipe.pexpire(keys.user_recs(f"u{u}"), 3_600_000)
+        if len(pipe) >= 2000:
+            pipe.execute()
+    for i in range(items):
+        pipe.hset(keys.item_recs(f"i{i}"), mapping={"ts": now, "body": body(f"i{i}", now, "similar to {}")})
+        pipe.pexpire(keys.item_recs(f"i{i}"), 3_600_000)
+    pipe.hset(keys.trending(), mapping={"ts": now, "body": body(None, now, "trending now")})
+    pipe.pexpire(keys.trending(), 3_600_000)
+    pipe.execute()
+    r.close()
+
+
+def cleanup(settings: Settings, prefix: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(settings.redis_url)
+    batch = []
+    for key in r.scan_iter(match=f"{prefix}*", count=5000):
+        batch.append(key)
+        if len(batch) >= 5000:
+            r.delete(*batch)
+            batch = []
+    if batch:
+        r.delete(*batch)
+    r.close()
+
+
+def _request_ids(users: int, items: int, i: int) -> tuple[str | None, str]:
+    # 10% anonymous visitors; the rest spread over users and items
+    h = (i * 2654435761) & 0xFFFFFFFF
+    return (None if h % 10 == 0 else f"u{h % users}"), f"i{(h >> 8) % items}"
+
+
+# --- commands --------------------------------------------------------------------------------
+def _common(rate, seconds, users, items):
+    if rate <= 0 or seconds <= 0 or users < 1 or items < 30:
+        typer.secho("error: --rate and --seconds must be > 0, --users >= 1, --items >= 30", err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(2)
+
+
+def lookup(
+    rate: float = typer.Option(2000.0, help="Requests per second of the fixed-rate phase."),
+    seconds: float = typer.Option(10.0, help="Duration of each phase."),
+    concurrency: int = typer.Option(16, min=1, max=1024, help="Requests in flight in the max-rate phase."),
+    users: int = typer.Option(10_000, help="User lists to seed."),
+    items: int = typer.Option(2_000, help="Item lists to seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate, and the max rate."""
+    _common(rate, seconds, users, items)
+    settings = Settings()
+    prefix = f"bench{uuid.uuid4().hex[:6]}:"
+    seed(settings, prefix, users, items)
+    try:
+        result = asyncio.run(_lookup(settings, prefix, rate, seconds, concurrency, users, items))
+    finally:
+        cleanup(settings, prefix)
+    _print("lookup", result, as_json)
+
+
+async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) -> dict:
+    from serving.client import RecClient
+    from streams.keys import Keys
+
+    client = RecClient.from_settings(settings)
+    client.keys = Keys(prefix)
+    client.timeout_s = 1.0  # measure Redis, not the fallback
+    try:
+        async def call(i: int):
+            user, item = _request_ids(users, items, i)
+            recs = await client.get_recommendations(user, item, 10)
+            if recs.degraded or not recs.items:
+                raise RuntimeError("degraded")
+        for i in range(500):  # warm the connection pool and the code paths
+            await call(i)
+        cpu = time.process_time()
+        result = await fixed_rate(call, rate, seconds)
+        # CPU per lookup (load generator included): what the shared machine's load cannot inflate much
+        result["cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / max(1, result["requests"]), 4)
+        result.update(await max_rate(call, concurrency, seconds))
+    finally:
+        await client.close()
+    return result
+
+
+def api(
+    rate: float = typer.Option(2000.0, help="Requests per second of the fixed-rate phase."),
+    seconds: float = typer.Option(10.0, help="Duration of each phase."),
+    connections: int = typer.Option(32, min=1, max=1024, help="Keep-alive connections to the API."),
+    workers: int = typer.Option(1, min=1, max=64, help="`freshrec serve --workers`."),
+    users: int = typer.Option(10_000, help="User lists to seed."),
+    items: int = typer.Option(2_000, help="Item lists to seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Latency of GET /recommendations (k=10) through `freshrec serve` at a fixed rate, and the max rate."""
+    _common(rate, seconds, users, items)
+    from freshrec.stack.manager import connection_env
+    from freshrec.stack.process import free_port
+
+    settings = Settings()
+    prefix = f"bench{uuid.uuid4().hex[:6]}:"
+    port = free_port()
+    env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
+    seed(settings, prefix, users, items)
+    server = subprocess.Popen([sys.executable, "-m", "freshrec", "serve", "--port", str(port),
+                               "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        result = asyncio.run(_api(server, port, rate, seconds, connections, users, items))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        cleanup(settings, prefix)
+    _print("api", {**result, "workers": workers}, as_json)
+
+
+class _Conn:
+    """One keep-alive HTTP/1.1 connection; GET only, Content-Length bodies (what uvicorn sends)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    async def get(self, path: str) -> int:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return status
+
+
+async def _api(server, port, rate, seconds, connections, users, items) -> dict:
+    import httpx
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"freshrec serve exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("freshrec serve did not answer /health within 60 s")
+        await asyncio.sleep(0.2)
+    pool: asyncio.Queue[_Conn] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(_Conn(*await asyncio.open_connection("127.0.0.1", port)))
+
+    async def call(i: int):
+        user, item = _request_ids(users, items, i)
+        path = f"/recommendations?item={item}&k=10" + (f"&user={user}" if user else "")
+        conn = await pool.get()
+        try:
+            status = await conn.get(path)
+        finally:
+            pool.put_nowait(conn)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+    import psutil
+
+    for i in range(500):
+        await call(i)
+    def server_cpu() -> float:
+        procs = [psutil.Process(server.pid)]
+        procs += procs[0].children(recursive=True)
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+    cpu = server_cpu()
+    result = await fixed_rate(call, rate, seconds)
+    # the server's CPU per request: what one request costs, whatever else the shared machine runs
+    result["server_cpu_ms_per_request"] = round((server_cpu() - cpu) * 1000 / max(1, result["requests"]), 4)
+    result.update(await max_rate(call, connections, seconds))
+    while not pool.empty():
+        pool.get_nowait().writer.close()
+    return result
+
+
+def _print(name: str, result: dict, as_json: bool) -> None:
+    result = {"benchmark": name, **result, "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        typer.echo(f"{key:>16}: {value}")
