@@ -13,3 +13,6 @@ app = typer.Typer(help="Benchmarks; each prints one JSON object (record figures 
 from producers.bench_produce import produce  # noqa: E402 - each benchmark lives beside what it measures
 
 app.command(name="produce")(produce)
+
+from serving.bench import api as bench_api, lookup as bench_lookup  # noqa: E402
+app.command(name="lookup")(bench_lookup); app.command(name="api")(bench_api)  # noqa: E702
