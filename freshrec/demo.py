@@ -39,7 +39,7 @@ def demo(
     port: int = typer.Option(None, min=0, max=65535, envvar="FRESHREC_SERVE_PORT", show_envvar=True,
                              help="Port of the API and page (default 8000, or a free one if taken)."),
     shop_rate: float = typer.Option(20.0, min=0.1, help="Simulated shop events per second."),
-    shop_users: int = typer.Option(300, min=1, help="Simulated shop users."),
+    shop_users: int = typer.Option(500, min=1, help="Simulated shop users (about 17 per event/s)."),
     shop_items: int = typer.Option(600, min=2, help="Simulated shop catalog size."),
     seed: int = typer.Option(7, help="Seed of the simulated shop."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Start `freshrec worker`."),
@@ -86,7 +86,10 @@ def demo(
             continue
         part.proc = subprocess.Popen(part.argv, stdout=part.log.open("ab"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children like Ctrl-C does
+    # `kill` stops the children like Ctrl-C does; SIGINT too when started in the background (where
+    # the shell leaves it ignored and Python would not turn it into KeyboardInterrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     url = f"http://{settings.serve_host}:{port}/"
     try:
         _wait_for_api(url, parts[-1])
@@ -144,7 +147,11 @@ def _shop_argv(exe: list[str], rate: float, users: int, items: int, seed: int) -
 
 
 def _wait_for_api(url: str, api: Part, timeout: float = 60.0) -> None:
+    import logging
+
     import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll otherwise
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

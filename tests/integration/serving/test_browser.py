@@ -70,7 +70,7 @@ def env(settings, kafka_bootstrap, redis_url, unique):
 
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
-        admin.delete_topics([t for t in admin.list_topics() if f"b{unique}" in t])
+        admin.delete_topics([t for t in admin.list_topics() if unique in t])  # changelogs too
     except Exception:  # noqa: BLE001 - cleanup must not mask the test's result
         pass
     admin.close()
