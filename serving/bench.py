@@ -156,11 +156,25 @@ def _request_ids(users: int, items: int, i: int) -> tuple[str | None, str]:
 
 
 # --- commands --------------------------------------------------------------------------------
-def _common(rate, seconds, users, items):
+def _common(rate, seconds, users, items) -> Settings:
+    import redis
+    from pydantic import ValidationError
+
     if rate <= 0 or seconds <= 0 or users < 1 or items < 30:
-        typer.secho("error: --rate and --seconds must be > 0, --users >= 1, --items >= 30", err=True,
-                    fg=typer.colors.RED)
-        raise typer.Exit(2)
+        _fail("--rate and --seconds must be > 0, --users >= 1, --items >= 30")
+    try:
+        settings = Settings()
+        redis.Redis.from_url(settings.redis_url, socket_timeout=2).ping()
+    except ValidationError as exc:
+        _fail(f"invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}")
+    except redis.RedisError as exc:
+        _fail(f"cannot reach Redis ({exc}); run `freshrec stack up` or set FRESHREC_REDIS_URL")
+    return settings
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
 
 
 def lookup(
@@ -172,8 +186,7 @@ def lookup(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate, and the max rate."""
-    _common(rate, seconds, users, items)
-    settings = Settings()
+    settings = _common(rate, seconds, users, items)
     prefix = f"bench{uuid.uuid4().hex[:6]}:"
     seed(settings, prefix, users, items)
     try:
@@ -218,11 +231,10 @@ def api(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Latency of GET /recommendations (k=10) through `freshrec serve` at a fixed rate, and the max rate."""
-    _common(rate, seconds, users, items)
+    settings = _common(rate, seconds, users, items)
     from freshrec.stack.manager import connection_env
     from freshrec.stack.process import free_port
 
-    settings = Settings()
     prefix = f"bench{uuid.uuid4().hex[:6]}:"
     port = free_port()
     env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)

@@ -26,7 +26,14 @@ def serve(
     from serving.api import create_app
     from serving.client import RecClient
 
-    settings = Settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        errors = "; ".join(f"FRESHREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        typer.secho(f"error: invalid settings: {errors}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
     host = host or settings.serve_host
     port = settings.serve_port if port is None else port
     if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
