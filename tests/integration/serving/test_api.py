@@ -130,3 +130,26 @@ async def test_detail_page_shows_the_item(api, keys, redis_client):
     assert "Recommended for you" in page.text
     assert (await api.get("/p/nope")).status_code == 404
     assert (await api.get("/p/p", params={"user": "x y"})).status_code == 422
+
+
+async def test_outages_degrade_instead_of_failing(settings, keys):
+    # Redis and Kafka both unreachable: the page still gets a 200 (empty, degraded) list, health says
+    # so, and a posted event is a clear 503 the frontend may retry
+    from freshrec.stack.process import free_port
+
+    dead = free_port()
+    client = RecClient(aioredis.Redis(host="127.0.0.1", port=dead, socket_connect_timeout=0.2), keys, timeout_s=0.3)
+    sink = KafkaEventSink(f"127.0.0.1:{dead}", "nowhere", timeout_s=1.0)
+    app = create_app(settings, client=client, sink=sink)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+            res = await http.get("/recommendations", params={"user": "u1", "item": "p"})
+            assert res.status_code == 200
+            assert (res.json()["degraded"], res.json()["items"]) == (True, [])
+            health = await http.get("/health")
+            assert (health.status_code, health.json()["redis"]) == (503, "down")
+            ev = {"event_id": "e1", "ts": int(time.time() * 1000), "user_id": "u1", "item_id": "p", "type": "view"}
+            posted = await http.post("/events", content=json.dumps(ev))
+            assert posted.status_code == 503 and posted.json()["detail"]["field"] == "kafka"
+            assert (await http.get("/items/p")).status_code == 503
+    await client.close()
