@@ -58,14 +58,15 @@ class Shop:
 
     ``rate`` is the mean number of events per simulated second over a day (the hour-of-day profile
     makes it lower at night and higher in the evening). ``duration_s`` bounds simulated time
-    (None = endless). ``shift_at_s`` (seconds after start) triggers the trend shift.
+    (None = endless). ``shift_at_s`` (seconds after start) triggers the trend shift. ``warmup_s``
+    simulates that long before the start without yielding it, so the rate is steady from the start.
     """
 
     def __init__(self, *, users: int = 1000, items: int = 2000, rate: float = 50.0, seed: int = 0,
                  start_ms: int = 1_795_000_000_000, duration_s: float | None = None,
                  shift_at_s: float | None = None, new_items_per_hour: float | None = None,
                  stock_changes_per_hour: float | None = None, mean_steps: float = 6.0, rec_slots: int = 6,
-                 recs_reader: RecsReader | None = None):
+                 warmup_s: float = 0.0, recs_reader: RecsReader | None = None):
         if users < 1 or items < 30 or rate <= 0:
             raise ValueError("need users >= 1, items >= 30 and rate > 0")
         self.users, self.n_items, self.rate, self.seed = users, items, rate, seed
@@ -73,6 +74,7 @@ class Shop:
         self.new_items_per_hour = items / 20 if new_items_per_hour is None else new_items_per_hour
         self.stock_changes_per_hour = items / 10 if stock_changes_per_hour is None else stock_changes_per_hour
         self.mean_steps, self.rec_slots, self.recs_reader = mean_steps, rec_slots, recs_reader
+        self.warmup_s = warmup_s
 
         self.rng = np.random.default_rng(seed)
         # Ids derive from seed and start: reproducible, yet a new run (new start) never repeats the ids
@@ -126,7 +128,10 @@ class Shop:
             yield self.start_ms, item
         heap: list = []
         push = lambda ts, kind, obj=None: heapq.heappush(heap, (ts, next(self._seq), kind, obj))  # noqa: E731
-        push(self.start_ms + self._arrival_gap_ms(self.start_ms), "arrival")
+        # Warm-up: sessions start before the shop's start but only their events from start on are
+        # yielded, so traffic begins at its steady rate instead of ramping up over minutes.
+        begin = self.start_ms - int(self.warmup_s * 1000)
+        push(begin + self._arrival_gap_ms(begin), "arrival")
         if self.new_items_per_hour > 0:
             push(self.start_ms + self._exp_ms(self.new_items_per_hour), "new_item")
         if self.stock_changes_per_hour > 0:
@@ -140,7 +145,7 @@ class Shop:
                 return
             if kind == "session":
                 ev = self._emit(obj, ts)
-                if ev is not None:
+                if ts >= self.start_ms:
                     yield ts, ev
                 if obj.done:
                     nxt = None
@@ -263,7 +268,7 @@ class Shop:
                 if not c.is_accessory(idx):
                     self._owned.setdefault(sess.user, []).append(idx)
 
-    def _emit(self, sess: _Session, ts: int) -> Event | None:
+    def _emit(self, sess: _Session, ts: int) -> Event:
         _, spec = sess.pending.popleft()
         kind, idx = spec["type"], spec.get("item")
         item_id = spec.get("item_id") or f"i{idx}"
@@ -278,7 +283,7 @@ class Shop:
             sess.pending.clear()
             sess.done = True
             return ev
-        if kind == "view" and self.recs_reader is not None:
+        if kind == "view" and self.recs_reader is not None and ts >= self.start_ms:
             self._closed_loop(sess, ev)
         return ev
 

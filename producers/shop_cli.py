@@ -9,6 +9,7 @@ the key schema in :mod:`streams.keys`, and react to them (the closed loop).
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections import Counter
 
@@ -83,7 +84,8 @@ def shop(
         reader = redis_recs_reader(client, Keys(settings.redis_prefix), stats)
     try:
         sim = Shop(users=users, items=items, rate=rate, seed=seed, start_ms=start_ms, duration_s=sim_duration,
-                   shift_at_s=None if shift_at is None else shift_at * clock, recs_reader=reader)
+                   shift_at_s=None if shift_at is None else shift_at * clock, recs_reader=reader,
+                   warmup_s=min(WARMUP_S, WARMUP_EVENTS / rate))
     except ValueError as exc:
         _fail(str(exc))
     try:
@@ -93,10 +95,17 @@ def shop(
                else EventProducer.from_settings(settings, client_id="freshrec-shop"))
     except ProducerError as exc:
         _fail(str(exc))
+    if users < rate * USERS_PER_EVENT_PER_S:
+        typer.secho(f"warning: {users} users can sustain about {users / USERS_PER_EVENT_PER_S:.0f} events/s "
+                    f"(sessions last minutes and a user has one at a time); use --users "
+                    f"{int(rate * USERS_PER_EVENT_PER_S) + 1} for --rate {rate:g}", err=True, fg=typer.colors.YELLOW)
+    # The demo stops the shop with SIGTERM: flush what was queued, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, _interrupt)
     t0 = time.monotonic()
     try:
         with progress_bar(f"shop seed={seed}", total=duration) as bar:
-            for n, (ts, rec) in enumerate(sim.run()):
+            shown = 0.0
+            for ts, rec in sim.run():
                 if not fast:
                     delay = t0 + (ts - start_ms) / 1000.0 / clock - time.monotonic()
                     if delay > 0.001:
@@ -107,7 +116,9 @@ def shop(
                 else:
                     out.send_raw(settings.topic_events, rec.user_id.encode(), encode_event(rec))
                     stats[rec.type] += 1
-                if n % 500 == 0:
+                now = time.monotonic()
+                if now - shown > 0.25:
+                    shown = now
                     bar(min(time.monotonic() - t0, duration or float("inf")),
                         f"{sum(stats[k] for k in _EVENT_TYPES)} events, {stats['catalog']} catalog")
             out.flush()
@@ -130,6 +141,14 @@ def shop(
 
 
 _EVENT_TYPES = ("view", "click", "cart", "order", "impression")
+USERS_PER_EVENT_PER_S = 17
+# Simulated before the start, unsent, so the shop opens at its steady rate (bounded in events).
+WARMUP_S = 300.0
+WARMUP_EVENTS = 30_000
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _fail(message: str):

@@ -158,3 +158,12 @@ def test_closed_loop_logs_impressions_and_taste_driven_clicks():
     assert clicks and all(c.item_id == items[c.position] and c.variant == "B" for c in clicks)
     lists = {e.list_id: e for e in imps}
     assert all(c.list_id in lists and lists[c.list_id].user_id == c.user_id for c in clicks)
+
+
+def test_warmup_opens_the_shop_at_its_steady_rate():
+    def first_minute(warmup_s: float) -> int:
+        shop = Shop(users=400, items=100, rate=10.0, seed=2, duration_s=60, warmup_s=warmup_s)
+        return sum(isinstance(r, Event) for _, r in shop.run())
+
+    cold, warm = first_minute(0.0), first_minute(300.0)
+    assert warm > 2 * cold and warm > 0.4 * 10.0 * 60
