@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 
 from freshrec.settings import Settings
 from serving.blend import Recommendations, choose
-from serving.connections import PipelinePool
+from serving.connections import AutoPipeline
 from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 log = logging.getLogger(__name__)
@@ -50,16 +50,15 @@ class RecClient:
     """Reads recommendations, catalog items and live stats; async, safe to share across requests."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys | None = None, *, timeout_s: float = 0.05,
-                 fresh_s: float = 300.0, cache_size: int = 10_000, pool_size: int = 64):
+                 fresh_s: float = 300.0, cache_size: int = 10_000):
         self.redis = redis
         self.keys = keys or Keys()
         self.timeout_s = timeout_s
         self.fresh_ms = fresh_s * 1000.0
         self.cache_size = cache_size
-        self.pool_size = pool_size
         self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
         self._trending: Recommendations | None = None
-        self._pool: PipelinePool | None = None
+        self._pipeline: AutoPipeline | None = None
         self._last_warning = 0.0
         self._unlogged_failures = 0
         self.degraded_total = 0  # read by the API's metrics
@@ -74,8 +73,8 @@ class RecClient:
                    cache_size=settings.serve_cache_size)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        if self._pipeline is not None:
+            await self._pipeline.close()
         await self.redis.aclose()
 
     # --- recommendations --------------------------------------------------------------------
@@ -99,10 +98,10 @@ class RecClient:
         return recs
 
     async def _hget_bodies(self, keys: list[str]) -> list[bytes | None]:
-        if self._pool is None or self._pool.redis is not self.redis:  # built lazily: needs a running loop
-            self._pool = PipelinePool(self.redis, self.pool_size)
+        if self._pipeline is None or self._pipeline.redis is not self.redis:  # lazily: needs a running loop
+            self._pipeline = AutoPipeline(self.redis)
         async with asyncio.timeout(self.timeout_s):
-            return await self._pool.execute([("HGET", key, BODY_FIELD) for key in keys])
+            return await self._pipeline.execute([("HGET", key, BODY_FIELD) for key in keys])
 
     def _key(self, build, value: str, field: str) -> str:
         try:

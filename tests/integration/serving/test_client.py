@@ -141,7 +141,7 @@ async def test_a_timed_out_connection_never_serves_its_late_replies_to_the_next_
 
     proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
     proxied = settings.reader_url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.sockets[0].getsockname()[1]}")
-    rc = RecClient(aioredis.Redis.from_url(proxied), keys, timeout_s=0.1, pool_size=1)
+    rc = RecClient(aioredis.Redis.from_url(proxied), keys, timeout_s=0.1)
     write_list(keys.user_recs("alice"), rec_list("a1", "a2", ctx="p"))
     write_list(keys.user_recs("bob"), rec_list("b1", "b2", ctx="p"))
     try:
@@ -155,3 +155,22 @@ async def test_a_timed_out_connection_never_serves_its_late_replies_to_the_next_
     finally:
         await rc.close()
         proxy.close()
+
+
+async def test_concurrent_lookups_share_the_connection_and_each_gets_its_own_list(client, keys, write_list):
+    for n in range(50):
+        write_list(keys.user_recs(f"c{n}"), rec_list(f"x{n}", f"y{n}", ctx="p"))
+    results = await asyncio.gather(*(client.get_recommendations(f"c{n % 50}", "p") for n in range(400)))
+    for n, recs in enumerate(results):
+        assert [r.item for r in recs.items] == [f"x{n % 50}", f"y{n % 50}"], n
+    assert client.degraded_total == 0
+
+
+async def test_an_error_reply_fails_only_its_own_lookup(client, keys, redis_client, write_list):
+    redis_client.set(keys.user_recs("broken"), "a string, not a hash")  # HGET answers WRONGTYPE
+    write_list(keys.user_recs("fine"), rec_list("a", ctx="p"))
+    broken, fine = await asyncio.gather(client.get_recommendations("broken", "p"),
+                                        client.get_recommendations("fine", "p"))
+    assert broken.degraded and not fine.degraded
+    assert [r.item for r in fine.items] == ["a"]
+    assert [r.item for r in (await client.get_recommendations("fine", "p")).items] == ["a"]
