@@ -16,6 +16,7 @@ Typical use (the shop, replay, serving's ``POST /events`` and the stream worker'
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from typing import Any
 
@@ -186,6 +187,10 @@ def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str
         catalog: {"num_partitions": partitions, "replication_factor": 1,
                   "configs": {"cleanup.policy": "compact"}},
     }
+    if not _accepts_tcp(settings.kafka_bootstrap):
+        # Fail in a second with the fix, instead of after kafka-python's half-minute of reconnect logs.
+        raise ProducerError(f"nothing listens at {settings.kafka_bootstrap}; "
+                            "run `freshrec stack up` or set FRESHREC_KAFKA_BOOTSTRAP")
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-topics")
     except KafkaError as exc:
@@ -208,6 +213,20 @@ def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str
         return result
     finally:
         admin.close()
+
+
+def _accepts_tcp(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True if any bootstrap server accepts a TCP connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            continue
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _check_compacted(admin: KafkaAdminClient, topic: str) -> None:
