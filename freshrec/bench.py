@@ -16,3 +16,6 @@ app.command(name="produce")(produce)
 
 from serving.bench import api as bench_api, lookup as bench_lookup  # noqa: E402
 app.command(name="lookup")(bench_lookup); app.command(name="api")(bench_api)  # noqa: E702
+
+from streams.bench_pipeline import pipeline  # noqa: E402 - each benchmark registers itself below
+app.command(name="pipeline")(pipeline)

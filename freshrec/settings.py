@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     trending_half_life_s: float = Field(3600.0, gt=0, description="Half-life of trending popularity")
     trending_k: int = Field(50, ge=1, description="Items per trending list")
     trending_interval_s: float = Field(2.0, gt=0, description="Seconds between trending list refreshes")
+    worker_item_take_max: int = Field(5000, ge=1, le=100_000,
+                                      description="Item updates per item-side window (one table write per item)")
+    worker_item_take_ms: float = Field(500.0, gt=0, description="Longest wait to fill an item-side window, ms")
+    neighbors_publish_s: float = Field(5.0, gt=0,
+                                       description="Seconds between publishing changed neighbour lists")
 
     # --- serving -----------------------------------------------------------------------
     serve_host: str = Field("127.0.0.1", description="Address `freshrec serve` listens on")

@@ -16,7 +16,6 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
-NEIGHBORS_PUBLISH_S = 1.0
 STATS_FLUSH_S = 1.0
 
 
@@ -28,9 +27,13 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         async for window in stream.take_events(size, within=within):
             await h.on_events(window)
 
+    # Item-side windows are larger: one table row (changelog record) per touched item per window,
+    # and a popular item is touched by almost every event window.
+    item_size, item_within = settings.worker_item_take_max, settings.worker_item_take_ms / 1000.0
+
     @app.agent(topics.item_updates, name="item-updates")
     async def item_updates(stream):
-        async for window in stream.take_events(size, within=within):
+        async for window in stream.take_events(item_size, within=item_within):
             await h.on_item_updates(window)
 
     @app.agent(topics.catalog, name="catalog")
@@ -38,7 +41,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         async for window in stream.take_events(size, within=within):
             await h.on_catalog(window)
 
-    @app.timer(NEIGHBORS_PUBLISH_S, name="publish-neighbors")
+    @app.timer(settings.neighbors_publish_s, name="publish-neighbors")
     async def publish_neighbors():
         await h.publish_neighbors()
 

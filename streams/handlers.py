@@ -26,17 +26,6 @@ log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
 
 
-def push_neighbors(recommender, item: str, nb: NeighborList | None) -> None:
-    """Hand one item's published lists to the local model (every worker does, for every item)."""
-    setter = getattr(recommender, "set_neighbors", None)
-    if setter is None:
-        return
-    setter(item, [] if nb is None else nb.similar)
-    comp = getattr(recommender, "set_complements", None)
-    if comp is not None:
-        comp(item, [] if nb is None else nb.complementary)
-
-
 class Handlers:
     """Per-worker state that is *not* in tables (caches rebuilt from them) plus the window logic."""
 
@@ -53,6 +42,7 @@ class Handlers:
         self.popularity: dict[str, tuple[float, int]] = {}
         self.categories: dict[str, str] = {}
         self._pending_freshness: dict[str, int] = {}
+        self._first_window_ms: int | None = None
         self.user_ttl_ms = settings.rec_user_ttl_s * 1000
         self.item_ttl_ms = settings.rec_item_ttl_s * 1000
         self.trending_ttl_ms = settings.trending_ttl_s * 1000
@@ -63,6 +53,7 @@ class Handlers:
 
     # --- events: route, session state, learn, pairs, score, write ---------------------------
     async def on_events(self, window) -> None:
+        started = now_ms()
         routed = []
         for event in window:
             msg = event.message
@@ -93,6 +84,8 @@ class Handlers:
         stats.update(self._pending_freshness)
         self._pending_freshness = {}
         gauges = {"last_write_ms": write_ts}
+        if self._first_window_ms is None:
+            self._first_window_ms = gauges["first_window_ms"] = started
         if out.event_ts:
             gauges["last_event_ts"] = max(out.event_ts)
             gauges["last_freshness_ms"] = write_ts - max(out.event_ts)
@@ -152,12 +145,12 @@ class Handlers:
             nb = self.covis.neighbors(decode_stats(raw))
             neighbors[item] = encode(nb)
             self.apply_neighbors(item, nb)
-            lists.append((keys.item_recs(item), item_list(item, nb, k, write_ts)))
+            lists.append((keys.item_recs(item), self.item_list(item, nb, k, write_ts)))
         await self.writer.write_lists(lists, self.item_ttl_ms)
         return len(lists)
 
     def apply_neighbors(self, item: str, nb: NeighborList | None) -> None:
-        push_neighbors(self.recommender, item, nb)
+        self.processor.model.set_neighbors(item, nb)
         if nb is None:
             self.popularity.pop(item, None)
         else:
@@ -213,14 +206,10 @@ class Handlers:
     def apply_item(self, item_id: str, item: CatalogItem | None) -> None:
         if item is None:
             self.categories.pop(item_id, None)
-            forget = getattr(self.recommender, "forget_item", None)
-            if forget is not None:
-                forget(item_id)
+            self.processor.model.remove_item(item_id)
             return
         self.categories[item_id] = item.leaf_category
-        learn = getattr(self.recommender, "learn_item", None)
-        if learn is not None:
-            learn(item)
+        self.processor.model.learn_item(item)
 
     async def on_catalog_changelog(self, event) -> None:
         try:
@@ -230,9 +219,10 @@ class Handlers:
             log.error("skipping bad catalog changelog record: %s", exc)
 
 
-def item_list(item: str, nb: NeighborList, k: int, write_ts: int) -> RecList:
-    """``rec:item:{item}`` for anonymous visitors: similar (viewed together) and complementary."""
-    return RecList(
-        items=[RecItem(i, round(w, 6), f"viewed together with {item}") for i, w in nb.similar[:k]],
-        complementary=[RecItem(i, round(w, 6), f"bought with {item}") for i, w in nb.complementary[:k]],
-        event_ts=nb.ts, write_ts=write_ts, context_item=item, model_version="covis")
+    def item_list(self, item: str, nb: NeighborList, k: int, write_ts: int) -> RecList:
+        """``rec:item:{item}`` for anonymous visitors: similar (viewed together) and complementary."""
+        similar, comp = self.processor.model.item_lists(item, nb, k)
+        return RecList(items=[RecItem(c.item, round(float(c.score), 6), c.reason) for c in similar],
+                       complementary=[RecItem(c.item, round(float(c.score), 6), c.reason) for c in comp],
+                       event_ts=nb.ts, write_ts=write_ts, context_item=item,
+                       model_version=self.processor.model_version)

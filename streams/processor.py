@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 from models.base import Candidate
 from producers.schema import Event
-from streams.covis import COMPLEMENTARY, SIMILAR, ItemDeltas, session_pairs
+from streams.covis import ItemDeltas
 from streams.keys import RecItem, RecList
+from streams.model_adapter import ModelAdapter
 from streams.routing import DeadLetter
 from streams.session import SessionPolicy, SessionState, to_interaction, to_session
 
@@ -39,17 +40,15 @@ class EventProcessor:
     def __init__(self, recommender, policy: SessionPolicy, *, covis_window: int = 5, k: int = 20,
                  model_version: str | None = None):
         self.recommender = recommender
+        self.model = ModelAdapter(recommender, covis_window=covis_window)
         self.policy = policy
-        self.covis_window = covis_window
         self.k = k
-        self.model_version = model_version or getattr(recommender, "version", None) or getattr(
-            recommender, "name", None)
-        self._pairs = getattr(recommender, "pairs", None)
+        self.model_version = model_version or self.model.version
 
     def process(self, routed: list[Event | DeadLetter],
                 get_state: Callable[[str], SessionState | None]) -> WindowResult:
         out = WindowResult()
-        learn = self.recommender.learn_one
+        learn, pairs, deltas = self.model.learn, self.model.pairs, out.deltas
         for ev in routed:
             if isinstance(ev, DeadLetter):
                 out.dead_letters.append(ev)
@@ -76,20 +75,11 @@ class EventProcessor:
             out.last_event[user] = ev
             before = to_session(user, state, drop_last=True)
             interaction = to_interaction(ev)
-            self._add_pairs(out.deltas, before, interaction, ev)
+            deltas.add_view(ev.item_id, ev.ts)
+            for a, b, w, kind in pairs(before, interaction):
+                deltas.add_pair(a, b, w, ev.ts, kind)
             learn(before, interaction)
         return out
-
-    def _add_pairs(self, deltas: ItemDeltas, before, interaction, ev: Event) -> None:
-        deltas.add_view(ev.item_id, ev.ts)
-        if self._pairs is not None:
-            for pair in self._pairs(before, interaction):
-                a, b, w = pair[0], pair[1], pair[2]
-                kind = pair[4] if len(pair) > 4 else SIMILAR
-                deltas.add_pair(a, b, w, ev.ts, COMPLEMENTARY if kind in ("c", "complementary") else SIMILAR)
-            return
-        for a, b, w, kind in session_pairs(before, ev.item_id, ev.type, self.covis_window):
-            deltas.add_pair(a, b, w, ev.ts, kind)
 
     def recommend(self, out: WindowResult, write_ts: int) -> list[tuple[str, RecList]]:
         """Score every user the window touched (one ``recommend_many``); ``(user, list)`` pairs."""

@@ -109,6 +109,7 @@ def to_session(user_id: str, state: SessionState, context: dict | None = None, *
         user_id=user_id,
         interactions=[Interaction(item=i, type=t, ts=ts) for i, t, ts in events],
         purchased=set(state.purchased),
-        seen_counts=dict(state.seen),
+        # Not copied when handed to learn_one right away (the hot path); copied for scoring output.
+        seen_counts=state.seen if drop_last else dict(state.seen),
         context=context if context is not None else {},
     )

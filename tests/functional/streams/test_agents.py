@@ -29,8 +29,9 @@ async def test_valid_events_update_session_and_write_a_list(harness):
     # pairs left for the item side, one message per touched item, keyed by item
     keys = {m["key"] for m in h.out.item_updates.sent}
     assert keys == {b"a", b"b", b"c"}
-    deltas = {m["key"]: decode_delta(m["value"]) for m in h.out.item_updates.sent}
-    assert deltas[b"b"].similar.get("a") == pytest.approx(1.0)
+    # windows may split the four events: sum b's messages
+    b_similar = [decode_delta(m["value"]).similar.get("a", 0.0) for m in h.out.item_updates.sent if m["key"] == b"b"]
+    assert sum(b_similar) == pytest.approx(1.0)
 
 
 async def test_invalid_input_goes_to_dead_letter_with_reason_and_original_bytes(harness):

@@ -17,7 +17,7 @@ import redis
 from freshrec.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
-RECOMMENDER = "tests.functional.streams.minimal_recommender:MinimalRecommender"
+RECOMMENDER = os.environ.get("FRESHREC_TEST_WORKER_RECOMMENDER", "models.recommender:StreamRecommender")
 
 
 def wait_until(cond, timeout: float, what: str, interval: float = 0.05):
@@ -77,6 +77,8 @@ class Deployment:
             "FRESHREC_WORKER_RECOMMENDER": RECOMMENDER,
             "FRESHREC_TRENDING_INTERVAL_S": "0.5",
             "FRESHREC_WORKER_WEB_PORT": "0",
+            "FRESHREC_NEIGHBORS_PUBLISH_S": "0.5",
+            "FRESHREC_WORKER_ITEM_TAKE_MS": "50",
             **extra,
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHREC_")}

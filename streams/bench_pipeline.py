@@ -1,0 +1,263 @@
+"""``freshrec bench pipeline``: replay N events through a live worker subprocess and time it.
+
+Two modes:
+
+- backlog (no ``--rate``): all events are in the topic before the worker starts, so the worker runs
+  flat out; ``events_per_s`` is its maximum rate (first window start to last Redis write, worker clock).
+- paced (``--rate R``): the worker is warm, then events are produced at R/s with ``ts`` = produce time;
+  freshness is produce time -> the user's list written in Redis (the worker's histogram, ~19% buckets).
+
+Each run has its own app id, topics and Redis prefix, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import typer
+
+from freshrec.settings import ENV_PREFIX, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _events_from(dataset: Path | None, n: int, concurrent: int, seed: int) -> list[tuple[str, str]]:
+    """``(user, item)`` pairs: sessions interleaved ``concurrent`` at a time, like a live shop."""
+    rng = random.Random(seed)
+    if dataset is not None:
+        from producers.datasets import iter_sessions, resolve
+        sessions = ((f"u{sid}", [str(i) for i in items]) for sid, items in
+                    iter_sessions(resolve(dataset, "train_sessions")))
+    else:
+        # Zipf-ish items over 20k, sessions of 2..10 clicks: roughly the shape of Diginetica.
+        weights = [1.0 / (r + 1) ** 0.9 for r in range(20_000)]
+        catalogue = [f"i{r}" for r in range(20_000)]
+
+        def synth():
+            sid = 0
+            while True:
+                sid += 1
+                yield f"u{sid}", rng.choices(catalogue, weights, k=rng.randint(2, 10))
+        sessions = synth()
+    out: list[tuple[str, str]] = []
+    active: list[tuple[str, list[str]]] = []
+    it = iter(sessions)
+    while len(out) < n:
+        while len(active) < concurrent:
+            nxt = next(it, None)
+            if nxt is None:
+                break
+            active.append((nxt[0], list(reversed(nxt[1]))))
+        if not active:
+            break
+        j = rng.randrange(len(active))
+        user, rest = active[j]
+        out.append((user, rest.pop()))
+        if not rest:
+            active[j] = active[-1]
+            active.pop()
+    return out
+
+
+class _Worker:
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path, self.proc = env, log_path, None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", "warning"],
+                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+def _fail(msg: str) -> None:
+    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def pipeline(
+    events: int = typer.Option(50_000, "--events", "-n", min=1, max=10_000_000, help="Events to replay."),
+    rate: float = typer.Option(0.0, "--rate", min=0, help="Produce at this many events/s (freshness mode); "
+                                                           "0 = backlog mode (maximum throughput)."),
+    dataset: Path = typer.Option(None, "--dataset", exists=True, file_okay=False,
+                                 help="Dataset folder (shared format, e.g. ../shared/data/diginetica); "
+                                      "default synthetic Zipf sessions."),
+    concurrent: int = typer.Option(500, min=1, help="Sessions active at once in the replay."),
+    recommender: str = typer.Option(None, "--recommender", envvar=f"{ENV_PREFIX}WORKER_RECOMMENDER",
+                                    help="module:factory the worker drives."),
+    timeout: float = typer.Option(600.0, help="Give up after this many seconds."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the JSON result on stdout."),
+    seed: int = typer.Option(7, help="Seed of the synthetic replay."),
+) -> None:
+    """Replay events through a live worker; print events_per_s, freshness percentiles, users_updated."""
+    import redis
+    from kafka.errors import KafkaError
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from producers.kafka_out import EventProducer
+    from producers.schema import Event
+    from streams.keys import Keys
+    from streams.topics import ensure_topics
+    from streams.writer import percentile_from_histogram
+
+    u = uuid.uuid4().hex[:8]
+    overrides = {
+        "worker_app_id": f"bench-{u}", "topic_events": f"bench.events.{u}", "topic_catalog": f"bench.catalog.{u}",
+        "topic_dead_letter": f"bench.dlq.{u}", "topic_item_updates": f"bench.item-updates.{u}",
+        "redis_prefix": f"b{u}:", "worker_web_port": 0,
+    }
+    if recommender:
+        overrides["worker_recommender"] = recommender
+    settings = Settings(**overrides)
+    env = dict(os.environ)
+    env.update({ENV_PREFIX + k.upper(): str(v) for k, v in overrides.items()})
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    log_path = Path(settings.cache_dir) / "bench" / f"pipeline-{u}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = _Worker(env, log_path)
+    keys = Keys(settings.redis_prefix)
+    r = redis.Redis.from_url(settings.redis_url)
+    stats_key = keys.stats("worker")
+    pairs = _events_from(dataset, events, concurrent, seed)
+    n = len(pairs)
+    last_ts: dict[str, int] = {}
+    try:
+        try:
+            ensure_topics(settings)
+            out = EventProducer.from_settings(settings, linger_ms=5)
+        except (KafkaError, Exception) as exc:  # noqa: BLE001 - say what to fix, never a traceback
+            _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); run `freshrec stack up`")
+
+        def stat(field: str) -> int:
+            return int(r.hget(stats_key, field) or 0)
+
+        def wait(cond, what: str, progress=None, task=None) -> None:
+            deadline = time.monotonic() + timeout
+            while not cond():
+                if worker.proc is not None and worker.proc.poll() is not None:
+                    _fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
+                if time.monotonic() > deadline:
+                    _fail(f"timed out waiting for {what}; worker log: {log_path}")
+                if progress is not None:
+                    progress.update(task, completed=stat("events"))
+                time.sleep(0.05)
+
+        produce_start = 0
+        with Progress(console=Console(stderr=True), transient=json_out) as progress:
+            if rate <= 0:
+                task = progress.add_task("producing", total=n)
+                for i, (user, item) in enumerate(pairs):
+                    ts = int(time.time() * 1000)
+                    out.send_event(Event(event_id=f"b{i}", ts=ts, user_id=user, item_id=item, type="view"))
+                    last_ts[user] = ts
+                    if i % 5000 == 0:
+                        progress.update(task, completed=i)
+                out.flush()
+                progress.update(task, completed=n)
+                worker.start()
+                task = progress.add_task("worker consuming", total=n)
+                wait(lambda: stat("events") >= n, "the worker to consume every event", progress, task)
+                expected = n
+            else:
+                worker.start()
+                task = progress.add_task("warming up", total=None)
+                warm_ts = int(time.time() * 1000)
+                out.send_event(Event(event_id="warmup", ts=warm_ts, user_id="warmup", item_id="w", type="view"))
+                out.flush()
+                wait(lambda: r.exists(keys.user_recs("warmup")), "the worker to start")
+                wait(lambda: any(k.startswith(b"fh:") for k in r.hkeys(stats_key)), "the first freshness figures")
+                progress.update(task, total=1, completed=1)
+                before = {k.decode(): int(v) for k, v in r.hgetall(stats_key).items() if k.startswith(b"fh:")}
+                task = progress.add_task(f"producing at {rate:g}/s", total=n)
+                produce_start = int(time.time() * 1000)
+                t0 = time.perf_counter()
+                for i, (user, item) in enumerate(pairs):
+                    due = t0 + i / rate
+                    delay = due - time.perf_counter()
+                    if delay > 0.002:
+                        time.sleep(delay)
+                    ts = int(time.time() * 1000)
+                    out.send_event(Event(event_id=f"b{i}", ts=ts, user_id=user, item_id=item, type="view"))
+                    last_ts[user] = ts
+                    if i % 2000 == 0:
+                        progress.update(task, completed=i)
+                out.flush()
+                produce_s = time.perf_counter() - t0
+                progress.update(task, completed=n)
+                expected = n + 1
+                task = progress.add_task("worker catching up", total=expected)
+                wait(lambda: stat("events") >= expected, "the worker to consume every event", progress, task)
+        stats = {k.decode(): v.decode() for k, v in r.hgetall(stats_key).items()}
+        first, last = int(stats.get("first_window_ms", 0)), int(stats.get("last_write_ms", 0))
+        users = list(last_ts)
+        pipe = r.pipeline(transaction=False)
+        for user in users:
+            pipe.hget(keys.user_recs(user), "ts")
+        got = pipe.execute()
+        updated = sum(1 for user, ts in zip(users, got) if ts is not None and int(ts) >= last_ts[user])
+        result: dict[str, object] = {
+            "mode": "backlog" if rate <= 0 else "paced", "events": n, "rate_target": rate or None,
+            "dataset": str(dataset) if dataset else "synthetic", "users": len(users), "users_updated": updated,
+            "dead_letters": int(stats.get("dead_letters", 0)), "duplicates": int(stats.get("duplicates", 0)),
+            "take_max": settings.worker_take_max, "take_ms": settings.worker_take_ms,
+        }
+        if rate <= 0:
+            span = max(last - first, 1) / 1000
+            result["events_per_s"] = round(n / span, 1)
+            result["worker_busy_s"] = round(span, 3)
+            result.update(freshness_p50_ms=None, freshness_p95_ms=None, freshness_p99_ms=None)
+        else:
+            hist = {k: int(v) - before.get(k, 0) for k, v in stats.items() if k.startswith("fh:")}
+            result["events_per_s"] = round(n / max((last - produce_start) / 1000, 1e-3), 1)
+            result["produced_per_s"] = round(n / produce_s, 1)
+            for q in (50, 95, 99):
+                result[f"freshness_p{q}_ms"] = percentile_from_histogram(hist, q / 100)
+        try:
+            import psutil
+            proc = psutil.Process(worker.proc.pid)
+            result["worker_rss_mb"] = round(proc.memory_info().rss / 2**20, 1)
+            result["worker_cpu_s"] = round(sum(proc.cpu_times()[:2]), 2)
+        except Exception:  # noqa: BLE001 - figures are optional
+            pass
+        out.close()
+    finally:
+        worker.stop()
+        _cleanup(settings, u, r)
+    if json_out:
+        typer.echo(json.dumps(result))
+    else:
+        for k, v in result.items():
+            typer.echo(f"{k:>20}: {v}")
+
+
+def _cleanup(settings: Settings, u: str, r) -> None:
+    from kafka import KafkaAdminClient
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"bench-cleanup-{u}")
+        mine = [t for t in admin.list_topics() if u in t]
+        if mine:
+            admin.delete_topics(mine)
+        admin.close()
+    except Exception:  # noqa: BLE001
+        pass
+    for key in r.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
+        r.delete(key)
+    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)

@@ -1,0 +1,84 @@
+"""How the worker drives a recommender whose co-visitation is sharded across workers.
+
+``models.recommender.StreamRecommender`` learns everything locally in ``learn_one`` (evaluation and
+single process). The worker splits it: pair extraction where the session lives (``pairs`` of its
+co-visitation and complementary sources), pair counting where the item lives (``item-stats``), and
+``set_neighbors`` on every worker with the published lists. Every other source (trending, ...)
+still learns locally from ``learn_one``. A recommender without such sources is driven through the
+plain protocol: ``learn_one`` plus :func:`streams.covis.session_pairs` and, if it has one,
+``set_neighbors``.
+"""
+
+from __future__ import annotations
+
+from models.base import Candidate, Interaction, Session
+from streams.covis import COMPLEMENTARY, SIMILAR, NeighborList, session_pairs
+
+
+def _sharded(source) -> bool:
+    return source is not None and all(hasattr(source, m) for m in ("pairs", "set_neighbors"))
+
+
+class ModelAdapter:
+    def __init__(self, recommender, *, covis_window: int = 5):
+        self.recommender = recommender
+        self.covis_window = covis_window
+        similar = getattr(recommender, "covisit", None)
+        comp = getattr(recommender, "complementary", None)
+        sources = getattr(recommender, "sources", None)
+        self.similar = similar if _sharded(similar) else None
+        self.complementary = comp if _sharded(comp) else None
+        if self.similar is not None and isinstance(sources, dict):
+            sharded = (self.similar, self.complementary)
+            self._local = [s.learn_one for s in sources.values()
+                           if s not in sharded and hasattr(s, "learn_one")]
+        else:
+            self.similar = self.complementary = None
+            self._local = [recommender.learn_one]
+        self.version = (getattr(recommender, "version", None) or getattr(recommender, "name", None))
+
+    @property
+    def sharded(self) -> bool:
+        return self.similar is not None
+
+    def learn(self, before: Session, interaction: Interaction) -> None:
+        for learn in self._local:
+            learn(before, interaction)
+
+    def pairs(self, before: Session, interaction: Interaction) -> list[tuple[str, str, float, str]]:
+        if self.similar is None:
+            return session_pairs(before, interaction.item, interaction.type, self.covis_window)
+        out = [(a, b, w, SIMILAR) for a, b, w in self.similar.pairs(before, interaction)]
+        if self.complementary is not None:
+            out.extend((a, b, w, COMPLEMENTARY) for a, b, w in self.complementary.pairs(before, interaction))
+        return out
+
+    def set_neighbors(self, item: str, nb: NeighborList | None) -> None:
+        if self.similar is not None:
+            self.similar.set_neighbors(item, [] if nb is None else nb.similar)
+            if self.complementary is not None:
+                self.complementary.set_neighbors(item, [] if nb is None else nb.complementary)
+            return
+        setter = getattr(self.recommender, "set_neighbors", None)
+        if setter is not None:
+            setter(item, [] if nb is None else nb.similar)
+
+    def item_lists(self, item: str, nb: NeighborList, k: int) -> tuple[list[Candidate], list[Candidate]]:
+        """Similar and complementary lists for ``rec:item:{item}``: the model's when it has them."""
+        sim = getattr(self.recommender, "similar_items", None)
+        comp = getattr(self.recommender, "complementary_items", None)
+        similar = sim(item, k) if sim is not None else [
+            Candidate(i, w, f"viewed together with {item}", "covis") for i, w in nb.similar[:k]]
+        complementary = comp(item, k) if comp is not None else [
+            Candidate(i, w, f"bought with {item}", "complementary") for i, w in nb.complementary[:k]]
+        return similar, complementary
+
+    def learn_item(self, item) -> None:
+        learn = getattr(self.recommender, "learn_item", None)
+        if learn is not None:
+            learn(item)
+
+    def remove_item(self, item_id: str) -> None:
+        remove = getattr(self.recommender, "remove_item", None)
+        if remove is not None:
+            remove(item_id)
