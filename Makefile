@@ -29,7 +29,7 @@ unit:
 	"$(VENV)/bin/python" -m pytest tests/unit $(PYTEST_ARGS)
 
 demo:
-	venv="$(VENV)"
+	@venv="$(VENV)"
 	export PATH="$$venv/bin:$$PATH"
 	# stop the stack afterwards only if this target started it (never someone else's running stack)
 	started=1

@@ -311,8 +311,9 @@ async def _api(server, port, rate, seconds, connections, users, items) -> dict:
         procs += procs[0].children(recursive=True)
         return sum(sum(p.cpu_times()[:2]) for p in procs)
 
-    cpu = server_cpu()
+    cpu, own_cpu = server_cpu(), time.process_time()
     result = await fixed_rate(call, rate, seconds)
+    result["client_cpu_ms_per_request"] = round((time.process_time() - own_cpu) * 1000 / max(1, result["requests"]), 4)
     # the server's CPU per request: what one request costs, whatever else the shared machine runs
     result["server_cpu_ms_per_request"] = round((server_cpu() - cpu) * 1000 / max(1, result["requests"]), 4)
     result.update(await max_rate(call, connections, seconds))
