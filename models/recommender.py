@@ -36,7 +36,7 @@ STATE_VERSION = 1
 class StreamRecommender(Estimator):
     name = "stream"
 
-    def __init__(self, page_rules: bool = True, window: int = 6, backward: float = 0.5, top_k: int = 200,
+    def __init__(self, page_rules: bool = True, window: int = 8, backward: float = 0.5, top_k: int = 200,
                  half_life_ms: float | None = WEEK_MS, recent: int = 3, norm_exponent: float = 0.75,
                  repeat_decay: float = 0.7, trending_half_life_ms: float | None = DAY_MS,
                  weights: Mapping[str, float] | None = None, candidate_k: int = 30,
@@ -106,7 +106,7 @@ class StreamRecommender(Estimator):
         for i, session in enumerate(sessions):
             pool = [c for lists in per_source for c in lists[i]]
             # Rank only as deep as the rules can plausibly eat into; go all the way when they did.
-            depth = 2 * k + len(session.purchased) + len(session.interactions)
+            depth = k + len(session.purchased) + 5
             ranked = self.ranker.rank(session, pool, depth)
             kept = self.rules.apply(session, ranked, k, self.facts)
             if len(kept) < k and len(ranked) == depth:

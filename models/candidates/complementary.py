@@ -58,8 +58,7 @@ class Complementary(Estimator):
         self.store.add(a, b, weight, ts or None)
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
-        for a, b, w in self.pairs(session, interaction):
-            self.store.add(a, b, w, interaction.ts or None)
+        self.store.add_pairs(self.pairs(session, interaction), interaction.ts or None)
 
     def learn_item(self, item: CatalogItem) -> None:
         """Record catalog complements in both directions, bounded per item."""

@@ -33,7 +33,7 @@ class CoVisitation(Estimator):
     name = "covisit"
     reason_template = "viewed together with {item}"
 
-    def __init__(self, window: int = 6, backward: float = 0.5, top_k: int = 200,
+    def __init__(self, window: int = 8, backward: float = 0.5, top_k: int = 200,
                  half_life_ms: float | None = WEEK_MS, recent: int = 3, recency_exponent: float = 1.0,
                  norm_exponent: float = 0.75, types: tuple[str, ...] = ("view", "click", "cart", "order")):
         self.window = window
@@ -73,8 +73,7 @@ class CoVisitation(Estimator):
         self.store.add(a, b, weight, ts or None)
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
-        for a, b, w in self.pairs(session, interaction):
-            self.store.add(a, b, w, interaction.ts or None)
+        self.store.add_pairs(self.pairs(session, interaction), interaction.ts or None)
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
         """Offline bulk learning from whole sessions; same pairs as replaying them through learn_one."""
@@ -126,14 +125,17 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
                norm_exponent: float, k: int, source: str, reason_template: str) -> list[list[Candidate]]:
     """Score each query (item list, oldest first) as a recency-weighted sum of normalised rows.
 
-    One sparse product for the whole batch; the reason names the query item contributing most.
+    One sparse product for the whole batch; the per-row work is only a top-k partition, and the
+    reason (the query item contributing most to each kept candidate) is found for all rows at once
+    by binary search in the gathered rows.
     """
     vocab = store.vocab
     row_of: dict[int, int] = {}
     q_rows, q_cols, q_vals = [], [], []
-    per_query: list[list[tuple[int, float]]] = []
+    depth = len(recency)
+    own_u = np.full((len(queries), max(depth, 1)), -1, dtype=np.int64)
+    own_w = np.zeros((len(queries), max(depth, 1)))
     for qi, items in enumerate(queries):
-        own: list[tuple[int, float]] = []
         for j, item in enumerate(reversed(items)):
             v = vocab.get(item)
             if v is None:
@@ -142,51 +144,67 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
             q_rows.append(qi)
             q_cols.append(u)
             q_vals.append(recency[j])
-            own.append((u, recency[j]))
-        per_query.append(own)
+            own_u[qi, j] = u
+            own_w[qi, j] = recency[j]
     if not row_of:
         return [[] for _ in queries]
     g = store.gather(list(row_of))
     mass = np.asarray(g.sum(axis=1)).ravel()
     mass[mass <= 0] = 1.0
-    g = sp.diags(mass ** -norm_exponent) @ g
-    g = g.tocsr()
+    g = (sp.diags(mass ** -norm_exponent) @ g).tocsr()
+    g.sort_indices()
     q = sp.csr_matrix((q_vals, (q_rows, q_cols)), shape=(len(queries), len(row_of)))
     r = (q @ g).tocsr()
-    names = vocab.items
-    uniq_items = list(row_of)
-    out: list[list[Candidate]] = []
-    indptr, indices, data = r.indptr, r.indices, r.data
-    for qi, own in enumerate(per_query):
+
+    indptr, data = r.indptr, r.data
+    picks: list[np.ndarray] = []
+    lengths = np.zeros(len(queries), dtype=np.int64)
+    for qi in range(len(queries)):
         lo, hi = indptr[qi], indptr[qi + 1]
         if lo == hi:
-            out.append([])
             continue
-        scores, cols = data[lo:hi], indices[lo:hi]
+        seg = data[lo:hi]
         if hi - lo > k:
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top], kind="stable")]
+            top = np.argpartition(-seg, k - 1)[:k]
+            top = top[np.argsort(-seg[top], kind="stable")]
         else:
-            top = np.argsort(-scores, kind="stable")
-        tcols = cols[top]
-        best_from = _strongest_contributor(g, own, tcols)
-        reasons = {u: reason_template.format(item=names[uniq_items[u]]) for u, _ in own}
-        out.append([Candidate(names[c], s, reasons[u], source)
-                    for c, s, u in zip(tcols.tolist(), scores[top].tolist(), best_from)])
+            top = np.argsort(-seg, kind="stable")
+        picks.append(top + lo)
+        lengths[qi] = len(top)
+    if not picks:
+        return [[] for _ in queries]
+    sel = np.concatenate(picks)
+    sel_cols = r.indices[sel]
+    sel_q = np.repeat(np.arange(len(queries)), lengths)
+    best_u = _strongest_contributor(g, own_u[sel_q], own_w[sel_q], sel_cols)
+
+    names = vocab.items
+    uniq_items = list(row_of)
+    reasons = {u: reason_template.format(item=names[uniq_items[u]]) for u in set(best_u.tolist())}
+    flat = [Candidate(names[c], sc, reasons[u], source)
+            for c, sc, u in zip(sel_cols.tolist(), data[sel].tolist(), best_u.tolist())]
+    out: list[list[Candidate]] = []
+    at = 0
+    for n in lengths.tolist():
+        out.append(flat[at:at + n])
+        at += n
     return out
 
 
-def _strongest_contributor(g: sp.csr_matrix, own: list[tuple[int, float]], tcols: np.ndarray) -> list[int]:
-    """For each candidate column, the gathered row (query item) that gave it the largest share."""
-    if len(own) == 1:
-        return [own[0][0]] * len(tcols)
-    contrib = np.zeros((len(own), len(tcols)))
-    for j, (u, w) in enumerate(own):
-        lo, hi = g.indptr[u], g.indptr[u + 1]
-        cols, vals = g.indices[lo:hi], g.data[lo:hi]
-        pos = np.searchsorted(cols, tcols)
-        pos[pos >= len(cols)] = 0
-        hit = cols[pos] == tcols if len(cols) else np.zeros(len(tcols), bool)
-        contrib[j, hit] += w * vals[pos[hit]]
-    best = contrib.argmax(axis=0)
-    return [own[b][0] for b in best.tolist()]
+def _strongest_contributor(g: sp.csr_matrix, own_u: np.ndarray, own_w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """For each (query, candidate column), the gathered row (query item) that gave it the largest share.
+
+    ``own_u`` / ``own_w``: per selected candidate, its query's items (row numbers in ``g``, -1 = none)
+    and recency weights. Rows of ``g`` have sorted columns, so ``row * n_cols + col`` is a sorted key.
+    """
+    n_cols = g.shape[1]
+    keys = np.repeat(np.arange(g.shape[0], dtype=np.int64), np.diff(g.indptr)) * n_cols + g.indices
+    contrib = np.zeros(own_u.shape)
+    for j in range(own_u.shape[1]):
+        u = own_u[:, j]
+        want = np.where(u >= 0, u, 0) * n_cols + cols
+        pos = np.minimum(np.searchsorted(keys, want), max(len(keys) - 1, 0))
+        hit = (u >= 0) & (keys[pos] == want) if len(keys) else np.zeros(len(u), dtype=bool)
+        contrib[:, j] = np.where(hit, g.data[pos] if len(keys) else 0.0, 0.0) * own_w[:, j]
+    best = contrib.argmax(axis=1)
+    return own_u[np.arange(len(own_u)), best]

@@ -120,17 +120,26 @@ class PairStore:
             self._pending.append(None)
 
     def add(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
+        self.add_pairs([(a, b, weight)], ts)
+
+    def add_pairs(self, pairs: Iterable[tuple[str, str, float]], ts: int | None = None) -> None:
+        """Add ``(a, b, weight)`` triples that happened at ``ts`` (one clock step for all of them)."""
         factor = self.clock.advance(ts)
         if factor != 1.0:
             self._rescale(factor)
-        ia, ib = self.vocab.id(a), self.vocab.id(b)
-        self._ensure(max(ia, ib))
-        pend = self._pending[ia]
-        if pend is None:
-            pend = self._pending[ia] = {}
-        pend[ib] = pend.get(ib, 0.0) + weight * self.clock.weight(ts)
-        if len(pend) >= self.merge_every:
-            self._merge(ia)
+        g = self.clock.weight(ts)
+        vid = self.vocab.id
+        pending = self._pending
+        for a, b, weight in pairs:
+            ia, ib = vid(a), vid(b)
+            if max(ia, ib) >= len(pending):
+                self._ensure(max(ia, ib))
+            pend = pending[ia]
+            if pend is None:
+                pend = pending[ia] = {}
+            pend[ib] = pend.get(ib, 0.0) + weight * g
+            if len(pend) >= self.merge_every:
+                self._merge(ia)
 
     def add_many(self, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> None:
         """Bulk form of :meth:`add` over vocabulary ids, all at the current time (offline ``fit``)."""
@@ -189,14 +198,40 @@ class PairStore:
         return self._cols[i], self._vals[i]
 
     def gather(self, rows: Sequence[int]) -> sp.csr_matrix:
-        """The given rows as one CSR matrix (``len(rows)`` x vocabulary size), for batch scoring."""
-        cols, vals = zip(*(self.row(i) for i in rows)) if rows else ((), ())
-        lengths = np.fromiter((len(c) for c in cols), dtype=np.int64, count=len(rows))
+        """The given rows as one CSR matrix (``len(rows)`` x vocabulary size), for batch scoring.
+
+        Pending additions go in as extra entries that the CSR conversion sums, so reading never
+        pays for a merge (a take window touches many freshly updated rows).
+        """
+        n_cols = len(self.vocab)
+        cols_parts, vals_parts, lengths = [], [], []
+        p_rows: list[int] = []
+        p_cols: list[int] = []
+        p_vals: list[float] = []
+        n_known = len(self._cols)
+        for r, i in enumerate(rows):
+            if i >= n_known:
+                lengths.append(0)
+                continue
+            c = self._cols[i]
+            cols_parts.append(c)
+            vals_parts.append(self._vals[i])
+            lengths.append(len(c))
+            pend = self._pending[i]
+            if pend:
+                p_rows.extend([r] * len(pend))
+                p_cols.extend(pend.keys())
+                p_vals.extend(pend.values())
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        indices = np.concatenate(cols) if rows else _EMPTY_I
-        data = np.concatenate(vals) if rows else _EMPTY_F
-        return sp.csr_matrix((data, indices, indptr), shape=(len(rows), len(self.vocab)))
+        indices = np.concatenate(cols_parts) if cols_parts else _EMPTY_I
+        data = np.concatenate(vals_parts) if vals_parts else _EMPTY_F
+        m = sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_cols))
+        if p_rows:
+            extra = sp.csr_matrix((np.asarray(p_vals, dtype=np.float32), (p_rows, p_cols)),
+                                  shape=(len(rows), n_cols))
+            m = (m + extra).tocsr()
+        return m
 
     def neighbors(self, item: str) -> list[tuple[str, float]]:
         """The item's strongest ``top_k`` neighbours with scores decayed to the latest event, best first."""
