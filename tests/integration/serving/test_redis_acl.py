@@ -45,3 +45,20 @@ def test_writer_cannot_administer(settings, redis_url):
         with pytest.raises(redis.exceptions.NoPermissionError):
             writer.execute_command(*command)
     writer.close()
+
+
+async def test_the_workers_writer_runs_as_the_writer_user(settings, redis_client, unique):
+    # everything streams/writer.py does (EVALSHA of the compare-and-set script, counters, catalog)
+    from streams.keys import Keys, RecItem, RecList
+    from streams.writer import RedisWriter
+
+    writer = RedisWriter(settings.writer_url, Keys(f"t{unique}:"), user_ttl_ms=60_000, item_ttl_ms=60_000,
+                         trending_ttl_ms=60_000)
+    try:
+        rec = RecList(items=[RecItem("a", 1.0, "similar to b")], event_ts=5, write_ts=6)
+        assert await writer.write_lists([(writer.keys.user_recs("u"), rec)], 60_000, stats={"events": 1}) == 1
+        await writer.set_item("i1", b'{"title": "x"}')
+    finally:
+        await writer.close()
+    assert redis_client.get(f"t{unique}:item:i1") == b'{"title": "x"}'
+    assert redis_client.hget(f"t{unique}:stats:worker", "events") == b"1"
