@@ -167,3 +167,31 @@ def test_warmup_opens_the_shop_at_its_steady_rate():
 
     cold, warm = first_minute(0.0), first_minute(300.0)
     assert warm > 2 * cold and warm > 0.4 * 10.0 * 60
+
+
+def test_closed_loop_clicks_follow_hidden_taste_and_the_rate_holds():
+    from producers.shop import HOURLY_PROFILE
+
+    def run(kind: str) -> tuple[float, float]:
+        shop = Shop(users=400, items=400, rate=10.0, seed=4, duration_s=900, warmup_s=300)
+        rng = np.random.default_rng(0)
+
+        def reader(user_id: str, item_id: str) -> RecList:
+            if kind == "random":
+                pool = range(len(shop.catalog))
+            else:
+                pool = shop.catalog.by_leaf[shop.hidden_leaves(int(user_id[1:]), 1)[0]]
+            picks = rng.choice(list(pool), size=min(6, len(pool)), replace=False)
+            return RecList(items=[RecItem(f"i{k}", 1.0, "t") for k in picks], event_ts=0, write_ts=0)
+
+        shop.recs_reader = reader
+        events = [r for _, r in shop.run() if isinstance(r, Event)]
+        kinds = collections.Counter(e.type for e in events)
+        ctr = sum(1 for e in events if e.type == "click" and e.list_id) / kinds["impression"]
+        hour = (shop.start_ms // 3_600_000) % 24
+        return ctr, len(events) / 900 / (10.0 * HOURLY_PROFILE[hour])
+
+    random_ctr, random_rate = run("random")
+    taste_ctr, taste_rate = run("taste")
+    assert 0.005 < random_ctr < 0.08 and taste_ctr > 2.5 * random_ctr, (random_ctr, taste_ctr)
+    assert 0.7 < random_rate < 1.4 and 0.7 < taste_rate < 1.4, (random_rate, taste_rate)
