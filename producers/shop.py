@@ -62,6 +62,7 @@ class Shop:
     makes it lower at night and higher in the evening). ``duration_s`` bounds simulated time
     (None = endless). ``shift_at_s`` (seconds after start) triggers the trend shift. ``warmup_s``
     simulates that long before the start without yielding it, so the rate is steady from the start.
+    A shop's state moves on as it runs: iterate :meth:`run` once per instance.
     """
 
     def __init__(self, *, users: int = 1000, items: int = 2000, rate: float = 50.0, seed: int = 0,
