@@ -7,6 +7,7 @@ topic's end offsets, so a figure is never reported for records that were lost.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +36,8 @@ def produce(
     from producers.schema import Event, encode_event, encode_item
     from producers.shop import Shop
 
+    # Under load kafka-python warns about its own slow poll loop; the JSON is the report.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     settings = Settings()
     run = uuid.uuid4().hex[:8]
     topics: list[str] = []
