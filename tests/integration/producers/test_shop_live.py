@@ -57,3 +57,18 @@ def test_shop_cli_sends_catalog_and_events_keyed_to_their_topics(tmp_topic, read
     assert len(items) == summary["catalog"] and all(isinstance(i, CatalogItem) for i in items)
     seen_items = {i.item_id for i in items}
     assert {decode_event(v).item_id for _, _, v in got} <= seen_items
+
+
+def test_the_reader_falls_back_to_the_item_list_and_survives_a_bad_body(redis_client, unique):
+    from collections import Counter
+
+    keys = Keys(f"t{unique}:")
+    rec = RecList(items=[RecItem("i7", 0.5, "similar")], event_ts=1, write_ts=1, list_id="LI")
+    redis_client.hset(keys.item_recs("i3"), mapping={TS_FIELD: 1, BODY_FIELD: encode_rec_list(rec)})
+    redis_client.hset(keys.user_recs("u9"), mapping={TS_FIELD: 1, BODY_FIELD: b"{not json"})
+    stats: Counter = Counter()
+    read = redis_recs_reader(redis_client, keys, stats)
+    assert read("u1", "i3") == rec          # no user list: the item's list
+    assert read("u1", "i4") is None         # neither
+    assert read("u9", "i3") is None         # the user's list is unreadable: counted, not raised
+    assert stats == {"recs_read": 1, "recs_missing": 1, "recs_unreadable": 1}
