@@ -4,9 +4,10 @@
 >>> recs = await client.get_recommendations("u1", item_id="i9", k=10)     # doctest: +SKIP
 >>> [(r.item, r.reason) for r in recs.items], recs.source                 # doctest: +SKIP
 
-The user's list, the page item's list and trending are fetched with one pipeline of HGETs (no
-transaction: they are independent keys, and a read-only user may not run scripts). Which list is shown
-is decided by :func:`serving.blend.choose`.
+The user's list, the page item's list and trending are fetched with three pipelined HGETs in one round
+trip (no transaction: they are independent keys, and the read-only user may not run scripts), written
+together with other concurrent lookups' by :class:`serving.connections.AutoPipeline`. Which list is
+shown is decided by :func:`serving.blend.choose`.
 
 When Redis is slow or down, the page gets, in order: the last good list served for the same
 (user, item) from a bounded in-process cache, the last good trending list, or an empty list, each
