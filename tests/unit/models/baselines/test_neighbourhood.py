@@ -98,3 +98,26 @@ def test_sharing_sessions_keeps_the_m_most_recent():
 def test_unknown_settings_are_rejected_clearly():
     with pytest.raises(ValueError, match="position_weight"):
         VSKNN(position_weight="cubic")
+
+
+def test_vsknn_by_hand():
+    # prefix [a, b]: linear position weights a 1/2, b 1; sims 0.5/2 and 1/2 (divided by 2 distinct items);
+    # linear decay: the neighbour matching b (1 step back) keeps 0.9, the one matching a keeps 0.8
+    model = VSKNN(k=10, sample_size=10, idf_weight=0.0)
+    model.fit([["a", "x"], ["b", "y"]])
+    got = {c.item: c.score for c in model.recommend_many([session(["a", "b"])], 4)[0]}
+    assert got == pytest.approx({"y": 0.45, "b": 0.45, "x": 0.2, "a": 0.2})
+    weighted = VSKNN(k=10, sample_size=10, idf_weight=2.0)
+    weighted.fit([["a", "x"], ["b", "y"]])
+    got = {c.item: c.score for c in weighted.recommend_many([session(["a", "b"])], 4)[0]}
+    assert got["y"] == pytest.approx(0.45 * (1 + 2.0 * np.log(2)))
+
+
+def test_stan_by_hand():
+    # prefix [a, b], l1=1: weights a e^-1, b 1; neighbour [b, y] has 2 distinct items
+    model = STAN(k=10, sample_size=10, l1=1.0, l2=1e9, l3=1.0)
+    model.fit([["b", "y"]])
+    got = {c.item: c.score for c in model.recommend_many([session(["a", "b"])], 2)[0]}
+    sim = 1.0 / (np.sqrt(np.exp(-2.0) + 1.0) * np.sqrt(2.0))
+    # y sits one position after b, the neighbour's latest shared item: weight e^-1
+    assert got == pytest.approx({"b": sim, "y": sim * np.exp(-1.0)})
