@@ -62,3 +62,15 @@ async def test_the_workers_writer_runs_as_the_writer_user(settings, redis_client
         await writer.close()
     assert redis_client.get(f"t{unique}:item:i1") == b'{"title": "x"}'
     assert redis_client.hget(f"t{unique}:stats:worker", "events") == b"1"
+
+
+async def test_the_api_client_connects_as_the_reader(settings, redis_url):
+    from serving.client import RecClient
+
+    client = RecClient.from_settings(settings)
+    try:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            await client.redis.set("test:acl:api", "x")
+        assert await client.ping()
+    finally:
+        await client.close()
