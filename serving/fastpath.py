@@ -11,6 +11,7 @@ answer identically, including the 422 ``{"detail": {"field", "reason"}}`` errors
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import parse_qsl
 
 import orjson
@@ -19,6 +20,7 @@ from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.metrics import ApiMetrics
 
 PATH = "/recommendations"
+_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -54,13 +56,19 @@ async def recommendations_body(rc: RecClient, metrics: ApiMetrics, user: str | N
     metrics.served(recs.source, recs.degraded, recs.freshness_ms)
     body = recs.as_dict()
     if details and recs.items:
-        titles = await _titles(rc, [r.item for r in recs.items])
+        # for people: each item's title, and the items a reason names spelled as titles
+        # ("similar to i42" -> "similar to Trail shoe 42"); the words of a reason that are no item's id
+        # simply find nothing in the same MGET
+        words = {w for r in recs.items for w in r.reason.split(" ")}
+        titles = await _titles(rc, list(dict.fromkeys([*(r.item for r in recs.items), *sorted(words)]))[:64])
         for entry in body["items"]:
             entry["title"] = titles.get(entry["item"])
+            entry["reason_text"] = " ".join(titles.get(w, w) for w in entry["reason"].split(" "))
     return 200, orjson.dumps(body)
 
 
 async def _titles(rc: RecClient, ids: list[str]) -> dict[str, str]:
+    ids = [i for i in ids if _ID.match(i)]  # reason words that cannot be ids are not looked up
     try:
         async with asyncio.timeout(max(rc.timeout_s, 0.2)):
             raws = await rc.redis.mget([rc.keys.item(i) for i in ids])

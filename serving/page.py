@@ -105,7 +105,7 @@ _SCRIPT = r"""
         if (recs.variant) { ev.variant = recs.variant; }
         post(ev).finally(() => { location.href = a.href; });
       });
-      why.className = 'reason'; why.textContent = r.reason;
+      why.className = 'reason'; why.textContent = r.reason_text || r.reason;
       li.append(a, why); return li;
     }));
     document.getElementById('recs-meta').textContent = recs.items.length

@@ -43,6 +43,11 @@ async def test_recommendations_with_titles(api, keys, write_list, redis_client):
     assert body["source"] == "user" and body["list_id"] == "L9" and body["variant"] == "B"
     assert [(e["item"], e["title"], e["reason"]) for e in body["items"]] == [
         ("a", "Sock", "similar to p"), ("b", None, "similar to p")]
+    assert [e["reason_text"] for e in body["items"]] == ["similar to p", "similar to p"]  # p has no title
+    redis_client.set(keys.item("p"), orjson.dumps(ITEM))
+    body = (await api.get("/recommendations", params={"user": "u1", "item": "p", "details": 1})).json()
+    assert body["items"][0]["reason_text"] == "similar to Trail shoe <X>"
+    assert "reason_text" not in (await api.get("/recommendations", params={"user": "u1", "item": "p"})).json()["items"][0]
 
 
 @pytest.mark.parametrize("params, field", [
