@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from serving.api import create_app
 from serving.client import RecClient
 from serving.events import KafkaEventSink
-from tests.integration.serving.conftest import rec_list
+from tests.integration.serving.lists import rec_list
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from serving.client import InvalidIdError, RecClient
-from tests.integration.serving.conftest import rec_list
+from tests.integration.serving.lists import rec_list
 
 pytestmark = pytest.mark.integration
 
