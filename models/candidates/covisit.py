@@ -17,6 +17,7 @@ item's popularity, so a hub item cannot drown the rest); a whole take window is 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -109,6 +110,11 @@ class CoVisitation(Estimator):
     def candidates(self, session: Session, k: int) -> list[Candidate]:
         return self.candidates_many([session], k)[0]
 
+    def score_matrix(self, sessions: Sequence[Session]) -> ScoreMatrix | None:
+        """Scores over every co-visited item for a batch (for rankers that fuse in bulk)."""
+        return score_matrix(self.store, [self._history(s)[-self.recent:] for s in sessions], self._recency,
+                            self.norm_exponent)
+
     def candidates_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
         return score_rows(self.store, [self._history(s)[-self.recent:] for s in sessions], self._recency,
                           self.norm_exponent, k, self.name, self.reason_template)
@@ -121,20 +127,42 @@ class CoVisitation(Estimator):
         self.store.load_state_dict(state["store"])
 
 
-def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequence[float],
-               norm_exponent: float, k: int, source: str, reason_template: str) -> list[list[Candidate]]:
-    """Score each query (item list, oldest first) as a recency-weighted sum of normalised rows.
+@dataclass
+class ScoreMatrix:
+    """A batch's co-visitation scores: ``r[i, col]`` for query ``i`` over vocabulary columns.
 
-    One sparse product for the whole batch; the per-row work is only a top-k partition, and the
-    reason (the query item contributing most to each kept candidate) is found for all rows at once
-    by binary search in the gathered rows.
+    ``g`` holds the gathered, normalised rows and ``own_u`` / ``own_w`` each query's items (row
+    numbers in ``g``, -1 = none) with their recency weights, from which reasons are recovered.
     """
+
+    r: sp.csr_matrix
+    g: sp.csr_matrix
+    own_u: np.ndarray
+    own_w: np.ndarray
+    rows: list[int]
+
+    keys: np.ndarray | None = None
+    row_ids: np.ndarray | None = None
+
+    def contributors(self, query: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Vocabulary id of the query item that gave each ``(query[n], cols[n])`` its largest share."""
+        if self.keys is None:  # rows have sorted columns, so row * n_cols + col is a sorted key
+            g = self.g
+            self.keys = np.repeat(np.arange(g.shape[0], dtype=np.int64), np.diff(g.indptr)) * g.shape[1] + g.indices
+            self.row_ids = np.asarray(self.rows, dtype=np.int64)
+        best = _strongest_contributor(self.g, self.keys, self.own_u[query], self.own_w[query], cols)
+        return self.row_ids[best]
+
+
+def score_matrix(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequence[float],
+                 norm_exponent: float) -> ScoreMatrix | None:
+    """Recency-weighted sum of normalised rows for every query (item list, oldest first): one sparse product."""
     vocab = store.vocab
     row_of: dict[int, int] = {}
     q_rows, q_cols, q_vals = [], [], []
-    depth = len(recency)
-    own_u = np.full((len(queries), max(depth, 1)), -1, dtype=np.int64)
-    own_w = np.zeros((len(queries), max(depth, 1)))
+    width = max(len(recency), 1)
+    own_u = np.full((len(queries), width), -1, dtype=np.int64)
+    own_w = np.zeros((len(queries), width))
     for qi, items in enumerate(queries):
         for j, item in enumerate(reversed(items)):
             v = vocab.get(item)
@@ -147,7 +175,7 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
             own_u[qi, j] = u
             own_w[qi, j] = recency[j]
     if not row_of:
-        return [[] for _ in queries]
+        return None
     g = store.gather(list(row_of))
     mass = np.asarray(g.sum(axis=1)).ravel()
     mass[mass <= 0] = 1.0
@@ -155,11 +183,16 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
     g.sort_indices()
     q = sp.csr_matrix((q_vals, (q_rows, q_cols)), shape=(len(queries), len(row_of)))
     r = (q @ g).tocsr()
+    r.sort_indices()
+    return ScoreMatrix(r, g, own_u, own_w, list(row_of))
 
+
+def top_k_rows(r: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``r.data`` of each row's ``k`` best entries (rows concatenated), and per-row counts."""
     indptr, data = r.indptr, r.data
     picks: list[np.ndarray] = []
-    lengths = np.zeros(len(queries), dtype=np.int64)
-    for qi in range(len(queries)):
+    lengths = np.zeros(r.shape[0], dtype=np.int64)
+    for qi in range(r.shape[0]):
         lo, hi = indptr[qi], indptr[qi + 1]
         if lo == hi:
             continue
@@ -171,18 +204,22 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
             top = np.argsort(-seg, kind="stable")
         picks.append(top + lo)
         lengths[qi] = len(top)
-    if not picks:
-        return [[] for _ in queries]
-    sel = np.concatenate(picks)
-    sel_cols = r.indices[sel]
-    sel_q = np.repeat(np.arange(len(queries)), lengths)
-    best_u = _strongest_contributor(g, own_u[sel_q], own_w[sel_q], sel_cols)
+    return (np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)), lengths
 
-    names = vocab.items
-    uniq_items = list(row_of)
-    reasons = {u: reason_template.format(item=names[uniq_items[u]]) for u in set(best_u.tolist())}
+
+def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequence[float],
+               norm_exponent: float, k: int, source: str, reason_template: str) -> list[list[Candidate]]:
+    """Top ``k`` candidates per query, each with the reason naming its strongest query item."""
+    m = score_matrix(store, queries, recency, norm_exponent)
+    if m is None:
+        return [[] for _ in queries]
+    sel, lengths = top_k_rows(m.r, k)
+    sel_cols = m.r.indices[sel]
+    best = m.contributors(np.repeat(np.arange(len(queries)), lengths), sel_cols)
+    names = store.vocab.items
+    reasons = {u: reason_template.format(item=names[u]) for u in set(best.tolist())}
     flat = [Candidate(names[c], sc, reasons[u], source)
-            for c, sc, u in zip(sel_cols.tolist(), data[sel].tolist(), best_u.tolist())]
+            for c, sc, u in zip(sel_cols.tolist(), m.r.data[sel].tolist(), best.tolist())]
     out: list[list[Candidate]] = []
     at = 0
     for n in lengths.tolist():
@@ -191,14 +228,14 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
     return out
 
 
-def _strongest_contributor(g: sp.csr_matrix, own_u: np.ndarray, own_w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _strongest_contributor(g: sp.csr_matrix, keys: np.ndarray, own_u: np.ndarray, own_w: np.ndarray,
+                           cols: np.ndarray) -> np.ndarray:
     """For each (query, candidate column), the gathered row (query item) that gave it the largest share.
 
     ``own_u`` / ``own_w``: per selected candidate, its query's items (row numbers in ``g``, -1 = none)
-    and recency weights. Rows of ``g`` have sorted columns, so ``row * n_cols + col`` is a sorted key.
+    and recency weights; ``keys``: the sorted ``row * n_cols + col`` of every entry of ``g``.
     """
     n_cols = g.shape[1]
-    keys = np.repeat(np.arange(g.shape[0], dtype=np.int64), np.diff(g.indptr)) * n_cols + g.indices
     contrib = np.zeros(own_u.shape)
     for j in range(own_u.shape[1]):
         u = own_u[:, j]

@@ -113,3 +113,4 @@ def test_state_round_trip_and_pickle_give_identical_recommendations():
     assert twin.recommend_many(probes, 10) == expected
     assert pickle.loads(pickle.dumps(model)).recommend_many(probes, 10) == expected
     assert {c.item for c in twin.complementary_items("5", 5)} == {"6", "7"}
+
