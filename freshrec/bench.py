@@ -19,3 +19,5 @@ app.command(name="lookup")(bench_lookup); app.command(name="api")(bench_api)  # 
 
 from streams.bench_pipeline import pipeline  # noqa: E402 - each benchmark registers itself below
 app.command(name="pipeline")(pipeline)
+from models.deep.cli import bench as bench_deep  # noqa: E402
+app.command(name="deep")(bench_deep)

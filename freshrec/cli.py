@@ -14,6 +14,7 @@ from producers.shop_cli import shop
 from models.evaluation.cli import evaluate
 from streams.worker import worker
 from serving.cli import serve
+from models.deep.cli import train as deep_train
 
 app = typer.Typer(
     help="Freshrec: streaming real-time recommendations for online shops "
@@ -29,6 +30,7 @@ app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
 app.command(name="worker")(worker)
 app.command(name="serve")(serve)
+app.command(name="train")(deep_train)
 
 
 @app.callback()

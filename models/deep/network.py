@@ -1,0 +1,141 @@
+"""The torch network: a causal self-attention session encoder with a learned repeat/explore mixture.
+
+On shop logs the next item is very often one already in the session, so the network predicts with two
+heads and a gate, as RepeatNet does: a *repeat* head that points at the session's own items (attention
+over positions, summed per item) and an *explore* head that scores every item (full softmax over the
+vocabulary, cosine similarity times a fixed scale as in NISER, which keeps popular items from
+dominating through embedding norm). ``p(i) = g * p_repeat(i) + (1 - g) * p_explore(i)``.
+
+One forward pass over a whole session trains every prefix at once (causal mask), which is what makes
+full-softmax training affordable on a CPU. ``forward`` is the scoring path that is exported to ONNX: it
+takes right-padded item indices and returns the probability of every item (column ``j`` = index ``j+1``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+_MASKED = -1e9
+_NO_MATCH = -1e4
+
+
+class CausalBlock(nn.Module):
+    """Pre-norm transformer block written with plain ops (exports to ONNX without fused kernels)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+        # Zero-initialised residual branches: the block starts as the identity, so the network starts
+        # as a last-item model (the strongest signal on these logs) and learns to use the context;
+        # with random branches the last item's identity drowns and training crawls.
+        for layer in (self.proj, self.ff[-1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(d // self.heads)
+        att = self.drop(torch.softmax(att.masked_fill(~allowed[:, None], _MASKED), dim=-1))
+        y = (att @ v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.drop(self.proj(y))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class SessionNet(nn.Module):
+    def __init__(self, n_items: int, dim: int = 64, max_len: int = 30, layers: int = 2, heads: int = 2,
+                 dropout: float = 0.2, scale: float = 12.0):
+        super().__init__()
+        self.n_items = n_items
+        self.max_len = max_len
+        self.scale = scale
+        self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
+        self.pos_emb = nn.Embedding(max_len + 1, dim)
+        self.norm_in = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(CausalBlock(dim, heads, dropout) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.query = nn.Linear(dim, dim)
+        self.rep_q = nn.Linear(dim, dim)
+        self.rep_k = nn.Linear(dim, dim)
+        self.gate = nn.Linear(dim, 1)
+        nn.init.normal_(self.item_emb.weight, std=0.05)
+        nn.init.normal_(self.pos_emb.weight, std=0.01)
+
+    def encode(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden state per position (B, T, D) and the causal + padding mask (B, T, T) it used."""
+        t = items.shape[1]
+        pos = torch.arange(t, device=items.device)
+        x = self.drop(self.norm_in(self.item_emb(items) + self.pos_emb(pos)[None]))
+        valid = items != 0
+        causal = torch.ones(t, t, dtype=torch.bool, device=items.device).tril()
+        allowed = causal[None] & valid[:, None, :]
+        for block in self.blocks:
+            x = block(x, allowed)
+        return self.norm(x), allowed
+
+    def _explore_logits(self, h: torch.Tensor) -> torch.Tensor:
+        items = F.normalize(self.item_emb.weight[1:], dim=-1)
+        return self.scale * F.normalize(self.query(h), dim=-1) @ items.T
+
+    def loss(self, items: torch.Tensor, sampler: torch.Tensor | None = None, negatives: int = 0) -> torch.Tensor:
+        """Mean negative log-likelihood of every next item of every (right-padded) session in the batch.
+
+        With ``negatives > 0`` the explore softmax is a sampled softmax: ``negatives`` items shared by
+        the batch, drawn from ``sampler`` (a distribution over indices 1..n), with the logQ correction
+        so that the estimate stays consistent; otherwise it is the full softmax over every item.
+        """
+        h, allowed = self.encode(items[:, :-1])
+        inp, tgt = items[:, :-1], items[:, 1:]
+        has_target = tgt != 0
+        h_t = h[has_target]
+        target = tgt[has_target]
+        if negatives > 0 and sampler is not None:
+            log_explore = self._sampled_log_softmax(h_t, target, sampler, negatives)
+        else:
+            logits = self._explore_logits(h_t)
+            log_explore = logits.gather(1, (target - 1)[:, None]).squeeze(1) - torch.logsumexp(logits, dim=1)
+
+        att = (self.rep_q(h) @ self.rep_k(h).transpose(1, 2)) / math.sqrt(h.shape[-1])
+        log_att = torch.log_softmax(att.masked_fill(~allowed, _MASKED), dim=-1)
+        match = (inp[:, None, :] == tgt[:, :, None]) & allowed
+        log_repeat = torch.logsumexp(log_att.masked_fill(~match, _NO_MATCH), dim=-1)[has_target]
+
+        g = self.gate(h_t).squeeze(1)
+        log_p = torch.logaddexp(F.logsigmoid(g) + log_repeat, F.logsigmoid(-g) + log_explore)
+        return -log_p.mean()
+
+    def _sampled_log_softmax(self, h: torch.Tensor, target: torch.Tensor, sampler: torch.Tensor,
+                             negatives: int) -> torch.Tensor:
+        neg = torch.multinomial(sampler, negatives, replacement=True) + 1
+        q = F.normalize(self.query(h), dim=-1)
+        pos = self.scale * (q * F.normalize(self.item_emb(target), dim=-1)).sum(-1)
+        negl = self.scale * q @ F.normalize(self.item_emb(neg), dim=-1).T
+        log_q = torch.log(sampler * negatives)
+        pos = pos - log_q[target - 1]
+        negl = (negl - log_q[neg - 1][None]).masked_fill(neg[None] == target[:, None], _MASKED)
+        logits = torch.cat([pos[:, None], negl], dim=1)
+        return pos - torch.logsumexp(logits, dim=1)
+
+    def forward(self, items: torch.Tensor) -> torch.Tensor:
+        """(B, T) right-padded indices, each row with >= 1 item -> (B, n_items) next-item probabilities."""
+        h, _ = self.encode(items)
+        last = (items != 0).sum(1) - 1
+        h_last = h.gather(1, last[:, None, None].expand(-1, 1, h.shape[-1])).squeeze(1)
+        explore = torch.softmax(self._explore_logits(h_last), dim=-1)
+        att = (self.rep_k(h) @ self.rep_q(h_last)[:, :, None]).squeeze(2) / math.sqrt(h.shape[-1])
+        att = torch.softmax(att.masked_fill(items == 0, _MASKED), dim=-1)
+        repeat = torch.zeros(items.shape[0], self.n_items + 1, dtype=att.dtype, device=att.device)
+        repeat = repeat.scatter_add(1, items, att)[:, 1:]
+        g = torch.sigmoid(self.gate(h_last))
+        return g * repeat + (1 - g) * explore
