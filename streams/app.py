@@ -23,6 +23,9 @@ from streams.topics import Topics, make_topics
 from streams.writer import RedisWriter
 
 
+PRODUCER_BUFFER_MAX = 20_000
+
+
 class RecommenderLoadError(ValueError):
     """``worker_recommender`` does not name an importable ``module:factory``."""
 
@@ -43,7 +46,7 @@ def make_app(settings: Settings) -> faust.App:
     web = settings.worker_web_port > 0
     datadir = settings.cache_dir / "worker" / settings.worker_app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         settings.worker_app_id,
         broker=broker,
         store=settings.worker_store,
@@ -57,11 +60,16 @@ def make_app(settings: Settings) -> faust.App:
         web_bind="127.0.0.1",
         # Commit often: a restart replays at most this much, and replays are idempotent (event ids).
         broker_commit_interval=timedelta(seconds=1),
-        producer_linger_ms=1,
+        # Changelog and repartition records are off the freshness path: batch them.
+        producer_linger_ms=10,
         producer_max_batch_size=1 << 20,
         stream_buffer_maxsize=8192,
         table_standby_replicas=0,
     )
+    # Faust stops feeding streams while >100 produced records wait (ProducerBuffer.max_messages); one
+    # window writes hundreds of changelog records, so that bound would serialise windows and sends.
+    app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX
+    return app
 
 
 @dataclass

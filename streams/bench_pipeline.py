@@ -69,12 +69,14 @@ def _events_from(dataset: Path | None, n: int, concurrent: int, seed: int) -> li
 
 
 class _Worker:
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, profile: Path | None = None):
         self.env, self.log_path, self.proc = env, log_path, None
+        self.profile = profile
 
     def start(self) -> None:
+        prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", "warning"],
+            self.proc = subprocess.Popen([sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", "warning"],
                                          cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
@@ -105,6 +107,8 @@ def pipeline(
     timeout: float = typer.Option(600.0, help="Give up after this many seconds."),
     json_out: bool = typer.Option(False, "--json", help="Print only the JSON result on stdout."),
     seed: int = typer.Option(7, help="Seed of the synthetic replay."),
+    profile: Path = typer.Option(None, "--profile", dir_okay=False,
+                                 help="Run the worker under cProfile and write the stats here."),
 ) -> None:
     """Replay events through a live worker; print events_per_s, freshness percentiles, users_updated."""
     import redis
@@ -132,7 +136,7 @@ def pipeline(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     log_path = Path(settings.cache_dir) / "bench" / f"pipeline-{u}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    worker = _Worker(env, log_path)
+    worker = _Worker(env, log_path, profile)
     keys = Keys(settings.redis_prefix)
     r = redis.Redis.from_url(settings.redis_url)
     stats_key = keys.stats("worker")
@@ -218,6 +222,7 @@ def pipeline(
             "dataset": str(dataset) if dataset else "synthetic", "users": len(users), "users_updated": updated,
             "dead_letters": int(stats.get("dead_letters", 0)), "duplicates": int(stats.get("duplicates", 0)),
             "take_max": settings.worker_take_max, "take_ms": settings.worker_take_ms,
+            "mean_window": round(int(stats.get("events", 0)) / max(int(stats.get("windows", 0)), 1), 1),
         }
         if rate <= 0:
             span = max(last - first, 1) / 1000

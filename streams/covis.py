@@ -1,8 +1,10 @@
 """Item co-visitation, split in two halves that run on different partitions.
 
 User side (events agent, partitioned by user): :func:`session_pairs` turns one event into weighted
-item pairs, and :class:`ItemDeltas` sums a take window's pairs and view counts per *item*, so the
-repartition topic carries one message per touched item per window instead of one per pair.
+item pairs, and :class:`ItemDeltas` sums a take window's pairs and view counts per *item*; the
+repartition topic then carries one :class:`DeltaBatch` per item *partition* per window (every item
+in it hashes to that partition), not one message per pair or per item: produced messages are the
+worker's dominant cost.
 
 Item side (item-updates agent, partitioned by item): :class:`ItemStats` is the value of the
 item-keyed ``item-stats`` table: decayed popularity and decayed neighbour weights, pruned to the top
@@ -88,6 +90,12 @@ class ItemDeltas:
         return len(self.by_item)
 
 
+class DeltaBatch(msgspec.Struct, array_like=True):
+    """One repartition message: a window's deltas for the items of one item partition."""
+
+    items: dict[str, ItemDelta]
+
+
 class NeighborList(msgspec.Struct, array_like=True):
     """What every worker's scorer gets for one item (value of the global ``neighbors`` table)."""
 
@@ -168,6 +176,7 @@ def decayed(value: float, since_ts: int, now_ts: int, half_life_ms: float) -> fl
 
 _enc = msgspec.msgpack.Encoder()
 _delta_dec = msgspec.msgpack.Decoder(ItemDelta)
+_batch_dec = msgspec.msgpack.Decoder(DeltaBatch)
 _stats_dec = msgspec.msgpack.Decoder(ItemStats)
 _nb_dec = msgspec.msgpack.Decoder(NeighborList)
 
@@ -178,6 +187,10 @@ def encode(obj: msgspec.Struct) -> bytes:
 
 def decode_delta(data: bytes) -> ItemDelta:
     return _delta_dec.decode(data)
+
+
+def decode_batch(data: bytes) -> DeltaBatch:
+    return _batch_dec.decode(data)
 
 
 def decode_stats(data: bytes) -> ItemStats:

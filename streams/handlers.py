@@ -13,12 +13,13 @@ import msgspec
 
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, decode_item
-from streams.covis import CovisPolicy, ItemDelta, ItemStats, NeighborList, decode_delta, decode_neighbors, \
-    decode_stats, encode
+from streams.covis import CovisPolicy, DeltaBatch, ItemDelta, ItemStats, NeighborList, decode_batch, \
+    decode_neighbors, decode_stats, encode
 from streams.keys import RecItem, RecList
 from streams.processor import EventProcessor
 from streams.routing import DeadLetter, route_event, route_item
 from streams.session import decode_state, encode_state
+from streams.tables import key_partition
 from streams.trending import trending
 from streams.writer import RedisWriter, freshness_bucket, now_ms
 
@@ -43,6 +44,7 @@ class Handlers:
         self.categories: dict[str, str] = {}
         self._pending_freshness: dict[str, int] = {}
         self._first_window_ms: int | None = None
+        self.item_partitions = settings.topic_partitions
         self.user_ttl_ms = settings.rec_user_ttl_s * 1000
         self.item_ttl_ms = settings.rec_item_ttl_s * 1000
         self.trending_ttl_ms = settings.trending_ttl_s * 1000
@@ -71,15 +73,18 @@ class Handlers:
         for user in out.forgotten:
             if user in sessions:
                 del sessions[user]
-        send = self.topics.item_updates.send_soon
+        send, n = self.topics.item_updates.send_soon, self.item_partitions
+        batches: dict[int, dict[str, ItemDelta]] = {}
         for item, delta in out.deltas.by_item.items():
-            send(key=item.encode(), value=encode(delta))
+            batches.setdefault(key_partition(item, n), {})[item] = delta
+        for partition, deltas in batches.items():
+            send(key=b"p%d" % partition, value=encode(DeltaBatch(deltas)), partition=partition)
         for dl in out.dead_letters:
             await self.send_dead_letter(dl)
         write_ts = now_ms()
         lists = self.processor.recommend(out, write_ts)
         keys = self.writer.keys
-        stats = {"events": len(window), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
+        stats = {"windows": 1, "events": len(window), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
                  "duplicates": out.duplicates, "lists": len(lists)}
         stats.update(self._pending_freshness)
         self._pending_freshness = {}
@@ -115,9 +120,9 @@ class Handlers:
         merged: dict[str, list[ItemDelta]] = {}
         for event in window:
             try:
-                item = event.key.decode() if isinstance(event.key, bytes) else str(event.key)
-                merged.setdefault(item, []).append(decode_delta(event.value))
-            except (msgspec.DecodeError, UnicodeDecodeError, AttributeError) as exc:
+                for item, delta in decode_batch(event.value).items.items():
+                    merged.setdefault(item, []).append(delta)
+            except (msgspec.DecodeError, TypeError) as exc:
                 # Only the worker writes this topic; a bad record is a bug, never a reason to stop.
                 log.error("skipping undecodable item update at offset %s: %s", event.message.offset, exc)
         table = self.tables.item_stats
@@ -222,7 +227,7 @@ class Handlers:
     def item_list(self, item: str, nb: NeighborList, k: int, write_ts: int) -> RecList:
         """``rec:item:{item}`` for anonymous visitors: similar (viewed together) and complementary."""
         similar, comp = self.processor.model.item_lists(item, nb, k)
-        return RecList(items=[RecItem(c.item, round(float(c.score), 6), c.reason) for c in similar],
-                       complementary=[RecItem(c.item, round(float(c.score), 6), c.reason) for c in comp],
+        return RecList(items=[RecItem(c.item, float(c.score), c.reason) for c in similar],
+                       complementary=[RecItem(c.item, float(c.score), c.reason) for c in comp],
                        event_ts=nb.ts, write_ts=write_ts, context_item=item,
                        model_version=self.processor.model_version)

@@ -34,7 +34,8 @@ _CATEGORY = re.compile(r"^[A-Za-z0-9_.\- ]{1,80}$")
 
 
 def _check_id(value: str, what: str = "id", pattern: re.Pattern[str] = _ID) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
+    # fullmatch: with match, ``$`` also matches before a trailing newline ("x\n" would pass).
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"{what} {value!r} is not allowed in a Redis key")
     return value
 
@@ -43,7 +44,7 @@ class Keys:
     """Builds every key; construct once with the deployment's prefix."""
 
     def __init__(self, prefix: str = DEFAULT_PREFIX):
-        if prefix and not re.match(r"^[A-Za-z0-9_.\-]{0,32}:$", prefix):
+        if prefix and not re.fullmatch(r"^[A-Za-z0-9_.\-]{0,32}:$", prefix):
             raise ValueError(f"prefix {prefix!r} must be [A-Za-z0-9_.-] and end with ':'")
         self.prefix = prefix
 
@@ -79,7 +80,7 @@ class Keys:
 
     def owns(self, key: str) -> bool:
         """True if ``key`` is one this schema can produce (used by the fuzz tests)."""
-        return bool(_KEY_SHAPE.match(key.removeprefix(self.prefix))) and key.startswith(self.prefix)
+        return bool(_KEY_SHAPE.fullmatch(key.removeprefix(self.prefix))) and key.startswith(self.prefix)
 
 
 _KEY_SHAPE = re.compile(

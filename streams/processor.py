@@ -102,6 +102,6 @@ class EventProcessor:
 
     def rec_list(self, cands: list[Candidate], purchased: set[str], ev: Event, write_ts: int) -> RecList:
         # A purchased item is never shown, whatever the model says: the last guard before Redis.
-        items = [RecItem(c.item, round(float(c.score), 6), c.reason) for c in cands if c.item not in purchased]
+        items = [RecItem(c.item, float(c.score), c.reason) for c in cands if c.item not in purchased]
         return RecList(items=items[: self.k], event_ts=ev.ts, write_ts=write_ts, context_item=ev.item_id,
                        model_version=self.model_version, list_id=ev.event_id, variant=ev.variant)

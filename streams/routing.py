@@ -77,7 +77,7 @@ def route_item(value: object, key: object = None, *, topic: str = "", partition:
             item_id = rawkey.decode() if rawkey else ""
         except UnicodeDecodeError:
             item_id = ""
-        if item_id and re.match(ID_PATTERN, item_id) and len(item_id) <= MAX_ID_LEN:
+        if item_id and re.fullmatch(ID_PATTERN, item_id) and len(item_id) <= MAX_ID_LEN:
             return item_id
         return DeadLetter(b"", rawkey, "key", "tombstone without a valid item id key", **where)
     if len(raw) > MAX_RAW_BYTES:

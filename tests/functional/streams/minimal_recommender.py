@@ -20,6 +20,8 @@ class MinimalRecommender(Estimator):
         self.last_n = last_n
         self._neighbors: dict[str, list[tuple[str, float]]] = {}
         self._popular: Counter[str] = Counter()
+        self._top: list[tuple[str, int]] = []
+        self._learned = 0
         self.items: dict[str, object] = {}
 
     def fit(self, sessions) -> None:
@@ -28,6 +30,9 @@ class MinimalRecommender(Estimator):
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
         self._popular[interaction.item] += 1
+        self._learned += 1
+        if self._learned % 1000 == 1:
+            self._top = []  # refreshed lazily: sorting every item per scored session would dominate
 
     def learn_item(self, item) -> None:
         self.items[item.item_id] = item
@@ -55,7 +60,9 @@ class MinimalRecommender(Estimator):
                 why.setdefault(other, f"viewed together with {prev}")
         out = [Candidate(i, s, why[i], "covis") for i, s in sorted(scores.items(), key=lambda kv: -kv[1])[:k]]
         have = {c.item for c in out} | banned
-        for item, n in self._popular.most_common(k + len(have)):
+        if len(self._top) < min(k + len(have), len(self._popular)):
+            self._top = self._popular.most_common(2 * k + len(have))
+        for item, n in self._top:
             if len(out) >= k:
                 break
             if item not in have:
