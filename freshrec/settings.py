@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     worker_recommender: str = Field("models.recommender:StreamRecommender",
                                     description="module:factory of the Recommender the worker drives")
     worker_take_max: int = Field(500, ge=1, le=10_000, description="Events per scoring window (stream.take)")
-    worker_take_ms: float = Field(5.0, gt=0, description="Longest wait to fill a scoring window, ms")
+    worker_take_ms: float = Field(20.0, gt=0, description="Longest wait to fill a scoring window, ms")
     rec_k: int = Field(20, ge=1, le=200, description="Items per user / item recommendation list")
     rec_user_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:user lists; 0 = none")
     rec_item_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:item lists; 0 = none")
@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     worker_item_take_ms: float = Field(500.0, gt=0, description="Longest wait to fill an item-side window, ms")
     neighbors_publish_s: float = Field(5.0, gt=0,
                                        description="Seconds between publishing changed neighbour lists")
+
+    # --- deep model (models/deep/) -----------------------------------------------------
+    deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")
 
     # --- serving -----------------------------------------------------------------------
     serve_host: str = Field("127.0.0.1", description="Address `freshrec serve` listens on")
@@ -145,6 +148,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.cache_dir / "stack"
+
+    @property
+    def resolved_deep_store(self) -> Path:
+        return self.deep_store or self.cache_dir / "models" / "deep"
 
     @property
     def reader_url(self) -> str:
