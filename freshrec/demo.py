@@ -80,7 +80,7 @@ def demo(
     parts.append(Part("api", [*exe, "serve", "--port", str(port), "--host", settings.serve_host], log_dir / "api.log"))
     env = connection_env(settings)
     for part in parts:
-        if part.name != "api" and not _command_exists(exe, part.argv[len(exe)], env):
+        if part.name == "worker" and not _command_exists(exe, "worker", env):  # the shop's was checked above
             typer.secho(f"warning: `freshrec {part.argv[len(exe)]}` is not available; skipping the {part.name}",
                         fg=typer.colors.YELLOW)
             continue

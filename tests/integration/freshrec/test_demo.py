@@ -15,7 +15,7 @@ import pytest
 
 from freshrec.stack.process import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 
 def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_bootstrap, redis_url, unique,
@@ -32,7 +32,7 @@ def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_boo
     children: list[psutil.Process] = []
     try:
         url = None
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         lines = []
         while url is None and time.monotonic() < deadline and demo.poll() is None:
             line = demo.stdout.readline()
@@ -41,10 +41,10 @@ def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_boo
                 url = m.group(1)
         assert url == f"http://127.0.0.1:{port}/", "".join(lines)
         children = psutil.Process(demo.pid).children()
-        assert len(children) == 3, [c.cmdline() for c in children]  # worker, shop, api
+        assert len(children) == 3, ([c.cmdline() for c in children], _logs(settings))  # worker, shop, api
         assert httpx.get(url + "health", timeout=5).json()["redis"] == "up"
         # the shop's catalog reaches the worker, the worker writes trending, the index page finds an item
-        end = time.monotonic() + 90
+        end = time.monotonic() + 150
         page = None
         while time.monotonic() < end:
             res = httpx.get(url, follow_redirects=True, timeout=5)
@@ -52,7 +52,7 @@ def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_boo
                 page = res
                 break
             time.sleep(0.5)
-        assert page is not None, "the index never redirected to a product page"
+        assert page is not None, f"the index never redirected to a product page:\n{_logs(settings)}"
         assert "Recommended for you" in page.text
         demo.send_signal(signal.SIGINT)
         out, _ = demo.communicate(timeout=60)
@@ -75,3 +75,12 @@ def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_boo
         except Exception:  # noqa: BLE001 - cleanup must not mask the result
             pass
         admin.close()
+
+
+def _logs(settings) -> str:
+    out = []
+    for name in ("worker", "shop", "api"):
+        path = settings.resolved_stack_dir / "demo" / f"{name}.log"
+        if path.exists():
+            out.append(f"--- {name}.log\n" + path.read_text(errors="replace")[-1500:])
+    return "\n".join(out)
