@@ -31,7 +31,7 @@ from freshrec.stack.process import free_port
 from producers.schema import CatalogItem, Event, encode_event, encode_item
 from streams.keys import Keys, RecItem, RecList, encode_rec_list
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CATALOG = [CatalogItem(item_id=f"s{n}", title=f"Trail shoe {n}", category=["Shoes", "Trail"], brand="Acme",
