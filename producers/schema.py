@@ -73,6 +73,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     v: Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        _check_ids(self, ("event_id", "user_id", "item_id", "session_id", "list_id", "variant"))
         if self.type != "forget" and self.item_id is None:
             raise ValueError("item_id: required for every event type but `forget`")
         if self.ts > _now_ms() + MAX_FUTURE_SKEW_MS:
@@ -103,6 +104,11 @@ class CatalogItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     created_ts: EpochMs | None = None
     v: Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)] = SCHEMA_VERSION
 
+    def __post_init__(self) -> None:
+        _check_ids(self, ("item_id",))
+        for other in self.complements:
+            _check_id("complements", other)
+
     @property
     def leaf_category(self) -> str:
         return self.category[-1]
@@ -110,6 +116,18 @@ class CatalogItem(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     @property
     def category_path(self) -> str:
         return "/".join(self.category)
+
+
+def _check_id(field: str, value: str | None) -> None:
+    # msgspec searches ID_PATTERN with Python's re, whose ``$`` also matches before a final "\n":
+    # "u1\n" would pass and reach Redis keys and logs. The pattern stays JSON-Schema-portable.
+    if value is not None and value.endswith("\n"):
+        raise ValueError(f"{field}: must match {ID_PATTERN!r} (no line breaks)")
+
+
+def _check_ids(obj: msgspec.Struct, fields: tuple[str, ...]) -> None:
+    for name in fields:
+        _check_id(name, getattr(obj, name))
 
 
 def _now_ms() -> int:
