@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_K = 100
 #: what a Redis outage or a slow Redis raises through redis.asyncio
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+DISCOVER_S = 30.0
 
 
 class InvalidIdError(ValueError):
@@ -60,6 +61,7 @@ class RecClient:
         self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
         self._trending: Recommendations | None = None
         self._pipeline: AutoPipeline | None = None
+        self._discovered: dict[str, tuple[float, list[str]]] = {}
         self._last_warning = 0.0
         self._unlogged_failures = 0
         self.degraded_total = 0  # read by the API's metrics
@@ -167,18 +169,29 @@ class RecClient:
         """Every ``stats:*`` or ``ab:*`` hash (at most ``limit``), by key without the prefix."""
         if pattern_kind not in ("stats", "ab"):
             raise ValueError("pattern_kind: 'stats' or 'ab'")
-        found: list[str] = []
         async with asyncio.timeout(max(self.timeout_s, 1.0)):
-            async for key in self.redis.scan_iter(match=f"{self.keys.prefix}{pattern_kind}:*", count=1000):
-                found.append(key.decode() if isinstance(key, bytes) else key)
-                if len(found) >= limit:
-                    break
+            found = await self._discover(pattern_kind, limit)
             async with self.redis.pipeline(transaction=False) as pipe:
                 for key in found:
                     pipe.hgetall(key)
                 values = await pipe.execute()
         return {key.removeprefix(self.keys.prefix): {_s(f): _s(v) for f, v in value.items()}
-                for key, value in zip(found, values) if isinstance(value, dict)}
+                for key, value in zip(found, values) if isinstance(value, dict) and value}
+
+    async def _discover(self, kind: str, limit: int) -> list[str]:
+        # SCAN walks the whole keyspace (millions of user lists): find the few stats/ab keys once
+        # every DISCOVER_S, read them by name in between
+        now = time.monotonic()
+        cached = self._discovered.get(kind)
+        if cached is not None and now - cached[0] < DISCOVER_S:
+            return cached[1]
+        found: list[str] = []
+        async for key in self.redis.scan_iter(match=f"{self.keys.prefix}{kind}:*", count=1000):
+            found.append(key.decode() if isinstance(key, bytes) else key)
+            if len(found) >= limit:
+                break
+        self._discovered[kind] = (now, found)
+        return found
 
     async def ping(self) -> bool:
         try:
