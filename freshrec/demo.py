@@ -223,7 +223,22 @@ def _smoke(settings: Settings, events: int, timeout: float = 30.0) -> None:
             break
     consumer.close()
     producer.close()
+    _delete_topic(settings, topic)
     if seen != events:
         typer.secho(f"error: only {seen}/{events} events came back within {timeout}s", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
     typer.echo(f"all {events} events arrived")
+
+
+def _delete_topic(settings: Settings, topic: str) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            admin.delete_topics([topic])
+        finally:
+            admin.close()
+    except KafkaError as exc:  # a leftover demo topic is untidy, not an error
+        typer.echo(f"note: could not delete {topic} ({exc})")
