@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from freshrec.settings import Settings, env_help
+from freshrec.settings import ENV_PREFIX, Settings
 
 
 def _fail(message: str) -> typer.Exit:
@@ -27,8 +27,8 @@ def train(
     data: Path = typer.Option(..., "--data", "-d", metavar="DIR",
                               help="Dataset folder in the ../shared/data format (train_sessions.tsv[.gz])"),
     epochs: int = typer.Option(10, "--epochs", "-e", min=1, help="Most epochs; the best validation epoch is kept"),
-    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
-                                    help=f"Artifact store [default: <cache_dir>/models/deep] {env_help('deep_store')}"),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", envvar=f"{ENV_PREFIX}DEEP_STORE",
+                                    show_envvar=True, help="Artifact store (default: <cache_dir>/models/deep)"),
     publish_it: bool = typer.Option(True, "--publish/--no-publish",
                                     help="Make the new version current if its validation MRR@20 is not worse"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (the machine is shared: keep it low)"),
@@ -91,8 +91,8 @@ def train(
 
 
 def bench(
-    store: Path | None = typer.Option(None, "--store", metavar="DIR",
-                                      help=f"Artifact store whose current version is measured {env_help('deep_store')}"),
+    store: Path | None = typer.Option(None, "--store", metavar="DIR", envvar=f"{ENV_PREFIX}DEEP_STORE",
+                                      show_envvar=True, help="Artifact store whose current version is measured"),
     batch: int = typer.Option(256, "--batch", min=1, help="Sessions scored per onnxruntime call (a take window)"),
     sessions: int = typer.Option(4096, "--sessions", min=1, help="Sessions scored in total"),
     k: int = typer.Option(20, "--k", min=1, help="Items returned per session"),
