@@ -7,6 +7,7 @@ import logging
 import typer
 
 from freshrec.bench import app as bench_app
+from freshrec.config_cli import config
 from freshrec.demo import demo
 from freshrec.stack.cli import app as stack_app
 from producers.replay import replay_command
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.command(name="demo")(demo)
+app.command(name="config")(config)
 app.command(name="shop")(shop)
 app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
