@@ -32,18 +32,22 @@ def _dataset_dir(value: str) -> Path:
     raise _fail(f"--dataset {value!r} is not a folder; pass a folder in the ../shared/data format{hint}")
 
 
-def _run_one(name: str, data: StrData, mode: str, k: int, console: Console | None) -> EvalResult:
+def _run_one(name: str, data: StrData, mode: str, k: int, warm: bool, console: Console | None) -> EvalResult:
     try:
         model = registry.create(name, data.name)
     except (registry.RegistryError, TypeError, ValueError) as exc:
         raise _fail(f"cannot build model {name!r}: {exc}") from None
-    if console is None:
-        return run_protocol(model, data, mode=mode, k=k, name=name)
-    columns = (TextColumn(f"{name} [{mode}]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(name, total=progress_total(data, mode))
-        result = run_protocol(model, data, mode=mode, k=k, name=name,
-                              progress=lambda n: bar.advance(task, n))
+    try:
+        if console is None:
+            return run_protocol(model, data, mode=mode, k=k, name=name, warm_start=warm)
+        columns = (TextColumn(f"{name} [{mode}]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(name, total=progress_total(data, mode))
+            result = run_protocol(model, data, mode=mode, k=k, name=name, warm_start=warm,
+                                  progress=lambda n: bar.advance(task, n))
+    except RuntimeError as exc:   # e.g. a model that cannot score before fit, run prequentially from nothing
+        hint = " (try --warm-start)" if mode == "prequential" and not warm else ""
+        raise _fail(f"model {name!r} failed in {mode} mode: {exc}{hint}") from None
     console.print(f"{name}: HR@{k} {result.hr:.2f}  MRR@{k} {result.mrr:.2f}  ({result.seconds:.1f}s)")
     return result
 
@@ -61,6 +65,8 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only (one object; a list with --compare)"),
     plot: Path | None = typer.Option(None, "--plot", help="Where --compare saves its PNG "
                                                           "[default: out/compare-<dataset>-<mode>.png]"),
+    warm_start: bool = typer.Option(False, "--warm-start", help="Prequential: fit on the training sessions "
+                                    "instead of replaying them (models that need a fit, e.g. deep)"),
 ) -> None:
     """Evaluate recommenders on a public session dataset with the papers' protocol.
 
@@ -85,7 +91,7 @@ def evaluate(
             data = StrData.from_dataset(load_dataset(folder))
     except DatasetError as exc:
         raise _fail(str(exc)) from None
-    results = [_run_one(n, data, mode, k, console) for n in names]
+    results = [_run_one(n, data, mode, k, warm_start, console) for n in names]
     if as_json:
         out = [r.to_json() for r in results]
         typer.echo(json.dumps(out if compare else out[0]))

@@ -104,3 +104,15 @@ def test_progress_adds_up(tiny):
     seen = []
     evaluate_prequential(Pop(), tiny, k=2, progress=seen.append, report_every=1)
     assert sum(seen) == tiny.n_clicks and np.all(np.array(seen) > 0)
+
+
+def test_warm_start_fits_then_streams_only_the_test_sessions(tiny):
+    spy = _Spy()
+    evaluate(spy, tiny, mode="prequential", k=2, warm_start=True)
+    assert spy.calls[0] == ("fit", 4)
+    learns = [c for c in spy.calls if c[0] == "learn"]
+    assert len(learns) == sum(map(len, tiny.test))
+    assert learns[0][1] == "5"   # numbered as in a full replay
+    cold = evaluate_prequential(Pop(), tiny, k=2)
+    warm = evaluate_prequential(Pop(), tiny, k=2, warm_start=True)
+    assert warm.ranks.tolist() == cold.ranks.tolist()
