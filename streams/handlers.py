@@ -164,6 +164,8 @@ class Handlers:
     async def on_neighbors_changelog(self, event) -> None:
         try:
             item = event.key.decode() if isinstance(event.key, bytes) else event.key
+            if event.value is not None and self.tables.neighbors.data.get(item) == event.value:
+                return  # our own write read back: the model already has it (set_neighbors is not free)
             self.apply_neighbors(item, decode_neighbors(event.value) if event.value else None)
         except Exception as exc:  # noqa: BLE001 - a bad changelog record must not stop recovery
             log.error("skipping bad neighbors changelog record: %s", exc)

@@ -63,7 +63,10 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
     n = settings.topic_partitions
     # One partition and a recovery buffer of 1 for the global tables: the documented way to keep a
     # GlobalTable from looping in recovery when several workers share it (faust.tables.globaltable).
-    glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1}
+    # synchronize_all_active_partitions: keep reading the changelog after recovery, so lists written by
+    # other workers keep arriving (without it a global table is only read once, at startup).
+    glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1,
+            "synchronize_all_active_partitions": True}
     tables = Tables(
         sessions=_table(app, KeyPartitionedTable, "sessions", partitions=n, help="user -> session state",
                         **raw),

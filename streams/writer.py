@@ -89,7 +89,8 @@ class RedisWriter:
                 pipe.evalsha(sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
             if stats:
                 for field, n in stats.items():
-                    pipe.hincrby(self.stats_key, field, n)
+                    if n:  # zero counters would cost a command per window for nothing
+                        pipe.hincrby(self.stats_key, field, n)
             if gauges:
                 pipe.hset(self.stats_key, mapping=gauges)
         results = await self.execute(build)
