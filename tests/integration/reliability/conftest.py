@@ -43,3 +43,25 @@ def private_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def reference_run(shared_stack, tmp_path_factory):
+    """One uninterrupted single worker over :func:`replay.replay_events`: the state others must reach."""
+    from .harness import Deployment, wait_until
+    from .replay import all_reflected, replay_events
+
+    events = replay_events()
+    dep = Deployment(tmp_path_factory.mktemp("reference"))
+    try:
+        dep.ensure_topics()
+        with dep.producer() as out:
+            for ev in events:
+                out.send_event(ev)
+        worker = dep.worker()
+        worker.start()
+        wait_until(lambda: all_reflected(dep, events), 180, f"the reference run (log: {worker.log()})",
+                   interval=0.5)
+        yield dep, events
+    finally:
+        dep.cleanup()

@@ -211,6 +211,8 @@ class Deployment:
                           max_partition_fetch_bytes=4 << 20, fetch_max_bytes=16 << 20)
         try:
             tps = [TopicPartition(topic, p) for p in (c.partitions_for_topic(topic) or set())]
+            if not tps:
+                return []  # not created yet (a changelog appears with its table's first write)
             c.assign(tps)
             c.seek_to_beginning(*tps)
             ends = c.end_offsets(tps)
