@@ -14,6 +14,7 @@ from producers.replay import replay_command
 from producers.shop_cli import shop
 from models.evaluation.cli import evaluate
 from streams.worker import worker
+from streams.forget import forget
 from serving.cli import serve
 from models.deep.cli import train as deep_train
 
@@ -31,6 +32,7 @@ app.command(name="shop")(shop)
 app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
 app.command(name="worker")(worker)
+app.command(name="forget")(forget)
 app.command(name="serve")(serve)
 app.command(name="train")(deep_train)
 
