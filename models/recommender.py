@@ -142,3 +142,17 @@ class StreamRecommender(Estimator):
         for name, src in self.sources.items():
             src.load_state_dict(state[name])
         self.facts.load_state_dict(state["facts"])
+
+
+def from_settings(settings=None, page_rules: bool = True) -> StreamRecommender:
+    """The worker's recommender with the operator's ``FRESHREC_COVIS_*`` / ``FRESHREC_TRENDING_*`` values.
+
+    For ``FRESHREC_WORKER_RECOMMENDER=models.recommender:from_settings``; the plain class keeps the
+    defaults chosen on the validation slices (``freshrec evaluate --model stream``).
+    """
+    from freshrec.settings import Settings  # only the worker needs settings; evaluation stays pure
+
+    s = settings if settings is not None else Settings()
+    return StreamRecommender(page_rules=page_rules, window=s.covis_window, top_k=s.covis_top_k,
+                             half_life_ms=s.covis_half_life_s * 1000.0,
+                             trending_half_life_ms=s.trending_half_life_s * 1000.0)

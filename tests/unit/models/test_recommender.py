@@ -114,3 +114,11 @@ def test_state_round_trip_and_pickle_give_identical_recommendations():
     assert pickle.loads(pickle.dumps(model)).recommend_many(probes, 10) == expected
     assert {c.item for c in twin.complementary_items("5", 5)} == {"6", "7"}
 
+
+def test_from_settings_maps_the_worker_settings():
+    from freshrec.settings import Settings
+    from models.recommender import from_settings
+
+    model = from_settings(Settings(covis_window=3, covis_top_k=50, covis_half_life_s=60.0, trending_half_life_s=10.0))
+    assert (model.window, model.top_k, model.half_life_ms, model.trending_half_life_ms) == (3, 50, 60_000.0, 10_000.0)
+    assert model.covisit.store.clock.half_life_ms == 60_000.0 and model.page_rules
