@@ -6,6 +6,7 @@ Agents (``agents.py``) only loop and call these methods; the decisions live in `
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -25,6 +26,7 @@ from streams.writer import RedisWriter, freshness_bucket, now_ms
 
 log = logging.getLogger(__name__)
 _json = msgspec.json.Encoder()
+PUBLISH_CHUNK = 64
 
 
 class Handlers:
@@ -143,7 +145,8 @@ class Handlers:
         keys, k = self.writer.keys, self.settings.rec_k
         lists = []
         write_ts = now_ms()
-        for item in dirty:
+        published = 0
+        for n, item in enumerate(dirty, start=1):
             raw = table.get(item)
             if raw is None:
                 continue  # the partition moved to another worker since
@@ -151,8 +154,14 @@ class Handlers:
             neighbors[item] = encode(nb)
             self.apply_neighbors(item, nb)
             lists.append((keys.item_recs(item), self.item_list(item, nb, k, write_ts)))
-        await self.writer.write_lists(lists, self.item_ttl_ms)
-        return len(lists)
+            if n % PUBLISH_CHUNK == 0:
+                # Hand the loop back between chunks: a publish of thousands of items must not stall
+                # the events agent (freshness) for the whole batch.
+                published += await self.writer.write_lists(lists, self.item_ttl_ms)
+                lists = []
+                await asyncio.sleep(0)
+        published += await self.writer.write_lists(lists, self.item_ttl_ms)
+        return published
 
     def apply_neighbors(self, item: str, nb: NeighborList | None) -> None:
         self.processor.model.set_neighbors(item, nb)
