@@ -99,6 +99,8 @@ class StreamRecommender(Estimator):
 
     # --- recommending ------------------------------------------------------------------------------
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+        if k <= 0:
+            return [[] for _ in sessions]
         ck = max(self.candidate_k, k)
         per_source = [candidates_many(src, sessions, k if src is self.trending else ck)
                       for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0]

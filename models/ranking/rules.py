@@ -105,7 +105,9 @@ class Rules(Estimator):
             out = drop_overexposed(session, out, self.max_seen)
         if self.diversity_cap is not None and facts is not None:
             out = cap_per_category(out, facts, self.diversity_cap)
-        result = []
+        result: list[Candidate] = []
+        if k <= 0:
+            return result
         for c in out:
             result.append(c)
             if len(result) == k:

@@ -54,3 +54,4 @@ def test_items_seen_too_often_excluded():
 
 def test_k_bounds_the_output():
     assert len(Rules().apply(SESSION, cands(*"vwxyz"), 3)) == 3
+    assert Rules().apply(SESSION, cands(*"vwxyz"), 0) == []
