@@ -71,7 +71,8 @@ class WorkerProcess:
 
 
 class PrivateRedis:
-    """A redis-server of our own on a free loopback port, stoppable and restartable on that port."""
+    """A redis-server of our own on a free loopback port, stoppable and restartable on that port
+    (with the stack's AOF config, so a graceful stop keeps the data)."""
 
     def __init__(self, root: Path, extra_lines: list[str] | None = None):
         from freshrec.stack import redis as stack_redis
@@ -82,7 +83,7 @@ class PrivateRedis:
         self.password = secrets.token_urlsafe(16)
         self.binary = stack_redis.ensure_installed()
         self.config = stack_redis.write_config(root / "conf", root / "data", self.port, self.password,
-                                               extra_lines=["appendonly no", *(extra_lines or [])])
+                                               extra_lines=extra_lines)
         self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
