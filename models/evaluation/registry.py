@@ -127,5 +127,7 @@ register("stream", "models.recommender:StreamRecommender", page_rules=False,
          help="the worker's sources and fusion ranker, papers' protocol (page rules off)")
 register("stream+page", "models.recommender:StreamRecommender", page_rules=True,
          help="the worker's recommender as the detail page runs it (current item dropped, diversity cap)")
+register("online", "models.online.recommender:OnlineRecommender", page_rules=False,
+         help="the worker's sources ranked by the River online ranker (learns every event), page rules off")
 register("deep", "models.deep.recommender:DeepRecommender",
          help="torch session model: causal self-attention + repeat/explore mixture (trains in fit)")

@@ -1,0 +1,82 @@
+"""Online collaborative filtering: River's BiasedMF on implicit feedback, read in bulk.
+
+Every interaction is a positive (``y = 1``) and one item drawn from a ring of recently interacted
+items is a negative (``y = 0``): popular items get sampled as negatives in proportion to their
+popularity, so the factors learn taste rather than popularity (which the ranker has as a feature).
+Scoring a window reads the learned latents directly (one gather and a row-wise dot product)
+instead of calling ``predict_one`` per candidate.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from river import optim, reco
+
+from models.base import Estimator
+
+
+class OnlineMF(Estimator):
+    name = "mf"
+
+    def __init__(self, n_factors: int = 8, learning_rate: float = 0.05, l2: float = 0.001, negatives: int = 1,
+                 ring: int = 4096, sample: float = 1.0, seed: int = 0):
+        self.n_factors = n_factors
+        self.sample = sample
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.negatives = negatives
+        self.ring = ring
+        self.seed = seed
+        self.model = reco.BiasedMF(
+            n_factors=n_factors, bias_optimizer=optim.SGD(learning_rate), latent_optimizer=optim.SGD(learning_rate),
+            l2_bias=l2, l2_latent=l2, weight_initializer=optim.initializers.Zeros(),
+            latent_initializer=optim.initializers.Normal(mu=0.0, sigma=0.1, seed=seed), seed=seed)
+        self._recent: list[str] = []
+        self._at = 0
+        self._rng = random.Random(seed)
+
+    def learn_one(self, user: str, item: str) -> None:
+        # BiasedMF costs ~45 us per update in Python: ``sample`` < 1 trades signal for throughput.
+        if self.sample < 1.0 and self._rng.random() >= self.sample:
+            return
+        self.model.learn_one(user, item, 1.0)
+        recent = self._recent
+        for _ in range(self.negatives if recent else 0):
+            neg = recent[self._rng.randrange(len(recent))]
+            if neg != item:
+                self.model.learn_one(user, neg, 0.0)
+        if len(recent) < self.ring:
+            recent.append(item)
+        else:
+            recent[self._at] = item
+            self._at = (self._at + 1) % self.ring
+
+    def affinity_many(self, users: list[str], items: list[str]) -> np.ndarray:
+        """``u . i + b_i`` per (user, item) row; 0 where either side was never learned."""
+        m = self.model
+        u_lat, i_lat, i_b = m.u_latents, m.i_latents, m.i_biases
+        zero = np.zeros(self.n_factors)
+        # Read the defaultdicts with .get: indexing would insert every unseen id.
+        u_rows = {u: u_lat.get(u) for u in set(users)}
+        U = np.stack([zero if (v := u_rows[u]) is None else _vec(v, self.n_factors) for u in users]) \
+            if users else np.zeros((0, self.n_factors))
+        I = np.stack([zero if (v := i_lat.get(i)) is None else _vec(v, self.n_factors) for i in items]) \
+            if items else np.zeros((0, self.n_factors))
+        b = np.fromiter((i_b.get(i, 0.0) for i in items), dtype=float, count=len(items))
+        return (U * I).sum(axis=1) + b
+
+    def state_dict(self) -> dict:
+        return {"model": self.model, "recent": list(self._recent), "at": self._at, "rng": self._rng.getstate()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model = state["model"]
+        self._recent, self._at = list(state["recent"]), state["at"]
+        self._rng.setstate(state["rng"])
+
+
+def _vec(v, n: int) -> np.ndarray:
+    if isinstance(v, np.ndarray):
+        return v
+    return np.fromiter((v[j] for j in range(n)), dtype=float, count=n)

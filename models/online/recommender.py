@@ -1,0 +1,220 @@
+"""OnlineRecommender: the stream's candidate sources, ranked by the learned River ranker.
+
+Same sources and rules as :class:`~models.recommender.StreamRecommender` (so the worker shards it
+the same way), plus a ``profile`` source (popular items of the user's favourite categories, which
+also serves cold items nobody co-visited yet) and, in place of the fixed fusion, an
+:class:`~models.online.ranker.OnlineRanker` over features from :mod:`models.online.features`.
+
+Per user the last pushed list is remembered (its top rows' features, bounded LRU): when the user's
+next interaction arrives, its rank in that list is a prequential metric (per A/B variant) and, if it
+is in the list, one positive plus sampled negatives train the ranker. Users never scored (a replay
+of training data) are scored every ``bootstrap_every``-th event so the ranker learns from history.
+
+A/B: with ``experiment`` set, users are split by :func:`models.online.ab.assign` over ``variants``
+(``{"online": 50, "fusion": 50}``); a variant named ``fusion`` (or starting with it) is served by the
+fixed fusion, every other one by the learned ranker. Everyone learns from every event.
+
+>>> rec = OnlineRecommender(page_rules=False)
+>>> rec.fit([["a", "b", "c"], ["a", "b"], ["b", "c"]])
+>>> [c.item for c in rec.recommend(Session("u", [Interaction("a")]), 2)]
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from models.base import Candidate, Interaction, Session, candidates_many
+from models.online.ab import assign
+from models.online.collab import OnlineMF
+from models.online.features import build_pool
+from models.online.metrics import Prequential
+from models.online.profiles import DAY_MS, ItemFacts, UserProfiles
+from models.online.ranker import OnlineRanker
+from models.recommender import StreamRecommender
+from producers.schema import CatalogItem
+
+ONLINE_STATE_VERSION = 1
+
+
+class ProfileSource:
+    """Popular items in the user's favourite categories (from the decayed profile)."""
+
+    name = "profile"
+
+    def __init__(self, profiles: UserProfiles, trending, categories: int = 2):
+        self.profiles = profiles
+        self.trending = trending
+        self.categories = categories
+
+    def candidates(self, session: Session, k: int) -> list[Candidate]:
+        out: list[Candidate] = []
+        for rank, cat in enumerate(self.profiles.top_categories(session.user_id, self.categories)):
+            for c in self.trending.top(k, cat):
+                out.append(Candidate(c.item, c.score / (rank + 1), f"popular in {cat}, a favourite of yours",
+                                     self.name))
+        return out
+
+
+class OnlineRecommender(StreamRecommender):
+    name = "online"
+
+    def __init__(self, page_rules: bool = True, window: int = 8, recent: int = 3, candidate_k: int = 30,
+                 diversity_cap: int | None = 4, learning_rate: float = 0.05, l2: float = 1e-5, negatives: int = 4,
+                 mf_factors: int = 8, mf_sample: float = 1.0, profile_half_life_ms: float = 7 * DAY_MS,
+                 profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
+                 cache_depth: int = 20, experiment: str | None = None,
+                 variants: Mapping[str, float] | None = None, seed: int = 0):
+        super().__init__(page_rules=page_rules, window=window, recent=recent, candidate_k=candidate_k,
+                         diversity_cap=diversity_cap)
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.negatives = negatives
+        self.mf_factors = mf_factors
+        self.mf_sample = mf_sample
+        self.profile_half_life_ms = profile_half_life_ms
+        self.profile_categories = profile_categories
+        self.bootstrap_every = bootstrap_every
+        self.cache_users = cache_users
+        self.cache_depth = cache_depth
+        self.experiment = experiment
+        self.variants = dict(variants) if variants else {"online": 1.0}
+        self.seed = seed
+
+        self.online_ranker = OnlineRanker(learning_rate=learning_rate, l2=l2, negatives=negatives, seed=seed)
+        self.mf = OnlineMF(n_factors=mf_factors, sample=mf_sample, seed=seed) if mf_factors else None
+        self.item_facts = ItemFacts()
+        self.profiles = UserProfiles(half_life_ms=profile_half_life_ms)
+        self.profile = ProfileSource(self.profiles, self.trending, profile_categories)
+        self.prequential = Prequential(k=20)
+        # user -> (items of the pushed list, their feature rows, variant)
+        self._last: OrderedDict[str, tuple[list[str], np.ndarray | None, str]] = OrderedDict()
+        self._events = 0
+
+    # --- A/B ---------------------------------------------------------------------------------------
+    def variant_of(self, user: str) -> str:
+        if self.experiment is None or len(self.variants) == 1:
+            return next(iter(self.variants))
+        return assign(user, self.experiment, self.variants)
+
+    @staticmethod
+    def uses_fusion(variant: str) -> bool:
+        return variant.startswith("fusion")
+
+    # --- learning ----------------------------------------------------------------------------------
+    def learn_one(self, session: Session, interaction: Interaction) -> None:
+        self.learn_online(session, interaction)
+        super().learn_one(session, interaction)
+
+    def learn_online(self, session: Session, interaction: Interaction) -> None:
+        """Everything the online models learn from one event (the worker calls this beside its sharded sources)."""
+        user = session.user_id
+        self._events += 1
+        last = self._last.get(user)
+        if last is None and self.bootstrap_every and self._events % self.bootstrap_every == 0 \
+                and session.interactions:
+            self.recommend_many([session], self.cache_depth)
+            last = self._last.get(user)
+        if last is not None:
+            items, X, variant = last
+            try:
+                pos = items.index(interaction.item)
+            except ValueError:
+                pos = -1
+            self.prequential.record(variant, pos + 1 if pos >= 0 else 0)
+            if X is not None and pos >= 0 and pos < len(X):
+                self.online_ranker.learn_one(X, pos)
+        self.item_facts.learn_one(interaction)
+        self.profiles.learn_one(user, interaction, self.item_facts)
+        if self.mf is not None:
+            self.mf.learn_one(user, interaction.item)
+
+    def learn_item(self, item: CatalogItem) -> None:
+        super().learn_item(item)
+        self.item_facts.learn_item(item)
+
+    def remove_item(self, item_id: str) -> None:
+        super().remove_item(item_id)
+        self.item_facts.remove_item(item_id)
+
+    # --- recommending ------------------------------------------------------------------------------
+    def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+        variants = [self.variant_of(s.user_id) for s in sessions]
+        out: list[list[Candidate] | None] = [None] * len(sessions)
+        fusion_idx = [i for i, v in enumerate(variants) if self.uses_fusion(v)]
+        if fusion_idx:
+            for i, recs in zip(fusion_idx, super().recommend_many([sessions[i] for i in fusion_idx], k)):
+                out[i] = recs
+                self._remember(sessions[i].user_id, [c.item for c in recs], None, variants[i])
+        online_idx = [i for i, v in enumerate(variants) if not self.uses_fusion(v)]
+        if online_idx:
+            batch = [sessions[i] for i in online_idx]
+            for i, recs in zip(online_idx, self._recommend_online(batch, k, [variants[i] for i in online_idx])):
+                out[i] = recs
+        return out
+
+    def _recommend_online(self, sessions: Sequence[Session], k: int, variants: list[str]) -> list[list[Candidate]]:
+        ck = max(self.candidate_k, k)
+        per_source = {name: candidates_many(src, sessions, k if src is self.trending else ck)
+                      for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0}
+        per_source["profile"] = [self.profile.candidates(s, k) for s in sessions]
+        pool = build_pool(sessions, per_source, self.weights, self.item_facts, self.profiles, self.mf)
+        scores = self.online_ranker.score_pool(pool)
+        depth_extra = 5
+        ranked_rows = self.online_ranker.rank_pool(pool, max(k, self.cache_depth) + depth_extra)
+        out = []
+        for i, (session, rows) in enumerate(zip(sessions, ranked_rows)):
+            ranked = [Candidate(pool.items[r], float(scores[r]), pool.best[r].reason, pool.best[r].source)
+                      for r in rows]
+            kept = self.rules.apply(session, ranked, k, self.facts)
+            seg = pool.rows(i)
+            if len(kept) < k and len(rows) < seg.stop - seg.start:  # the rules ate the top: go all the way
+                rows = (seg.start + np.argsort(-scores[seg], kind="stable")).tolist()
+                ranked = [Candidate(pool.items[r], float(scores[r]), pool.best[r].reason, pool.best[r].source)
+                          for r in rows]
+                kept = self.rules.apply(session, ranked, k, self.facts)
+            out.append(kept)
+            # Remember what was pushed (after rules), with the feature rows of those items.
+            pushed = {c.item for c in kept[: self.cache_depth]}
+            keep_rows = [r for r in rows if pool.items[r] in pushed][: self.cache_depth]
+            self._remember(session.user_id, [pool.items[r] for r in keep_rows],
+                           pool.X[keep_rows].astype(np.float32), variants[i])
+        return out
+
+    def _remember(self, user: str, items: list[str], X: np.ndarray | None, variant: str) -> None:
+        last = self._last
+        last[user] = (items, X, variant)
+        last.move_to_end(user)
+        if len(last) > self.cache_users:
+            last.popitem(last=False)
+
+    # --- metrics -----------------------------------------------------------------------------------
+    def drain_metrics(self) -> dict[str, dict[str, int]]:
+        """Prequential counters per variant since the last call (for ``HINCRBY`` into ``ab`` / ``stats``)."""
+        return self.prequential.drain()
+
+    # --- state -------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["online"] = {"version": ONLINE_STATE_VERSION, "ranker": self.online_ranker.state_dict(),
+                           "mf": self.mf.state_dict() if self.mf is not None else None,
+                           "item_facts": self.item_facts.state_dict(), "profiles": self.profiles.state_dict(),
+                           "prequential": self.prequential.totals, "events": self._events}
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        online = state["online"]
+        if online.get("version") != ONLINE_STATE_VERSION:
+            raise ValueError(f"online state version {online.get('version')!r}, expected {ONLINE_STATE_VERSION}")
+        self.online_ranker.load_state_dict(online["ranker"])
+        if self.mf is not None and online["mf"] is not None:
+            self.mf.load_state_dict(online["mf"])
+        self.item_facts.load_state_dict(online["item_facts"])
+        self.profiles.load_state_dict(online["profiles"])
+        self.prequential.totals = {v: dict(r) for v, r in online["prequential"].items()}
+        self._events = online["events"]
+        self._last.clear()
