@@ -17,6 +17,7 @@ from streams.worker import worker
 from streams.forget import forget
 from serving.cli import serve
 from models.deep.cli import train as deep_train
+from models.online.report import app as ab_app
 
 app = typer.Typer(
     help="Freshrec: streaming real-time recommendations for online shops "
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
+app.add_typer(ab_app, name="ab")
 app.command(name="demo")(demo)
 app.command(name="config")(config)
 app.command(name="shop")(shop)

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     neighbors_publish_s: float = Field(5.0, gt=0,
                                        description="Seconds between publishing changed neighbour lists")
 
+    # --- online models and A/B (models/online/) ------------------------------------------
+    ab_experiment: str = Field("", pattern=r"^[A-Za-z0-9_.\-]{0,64}$",
+                               description="A/B experiment name = assignment salt; empty = no experiment")
+    ab_variants: str = Field("online:50,fusion:50", description="Variants and shares, e.g. 'online:50,fusion:50' "
+                                                              "(a name starting with 'fusion' = fixed fusion)")
+    online_mf_sample: float = Field(0.25, ge=0, le=1, description="Share of events the BiasedMF learns from")
+
     # --- deep model (models/deep/) -----------------------------------------------------
     deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")
 

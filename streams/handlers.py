@@ -14,6 +14,7 @@ import msgspec
 
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, decode_item
+from models.online.counters import AbCounters
 from streams.covis import CovisPolicy, DeltaBatch, ItemDelta, ItemStats, NeighborList, decode_batch, \
     decode_neighbors, decode_stats, encode
 from streams.keys import RecItem, RecList
@@ -50,6 +51,8 @@ class Handlers:
         self.user_ttl_ms = settings.rec_user_ttl_s * 1000
         self.item_ttl_ms = settings.rec_item_ttl_s * 1000
         self.trending_ttl_ms = settings.trending_ttl_s * 1000
+        self.ab = AbCounters(getattr(recommender, "variant_of", None))
+        self.ab_experiment = settings.ab_experiment or "default"
 
     def bind(self, topics, tables) -> None:
         self.topics = topics
@@ -63,6 +66,7 @@ class Handlers:
             msg = event.message
             routed.append(route_event(event.value, event.key, topic=msg.topic, partition=msg.partition,
                                       offset=msg.offset))
+        self.ab.count(routed)
         sessions = self.tables.sessions
 
         def get_state(user: str):
@@ -116,6 +120,25 @@ class Handlers:
         if self._pending_freshness:
             stats, self._pending_freshness = self._pending_freshness, {}
             await self.writer.write_lists([], 0, stats=stats)
+        await self.flush_ab()
+
+    async def flush_ab(self) -> None:
+        """Per-variant closed-loop and prequential counters into ``ab:{experiment}:{variant}``."""
+        drain = getattr(self.recommender, "drain_metrics", None)
+        if drain is not None:
+            self.ab.add(drain())
+        rows = self.ab.drain()
+        if not rows:
+            return
+        keys, exp = self.writer.keys, self.ab_experiment
+
+        def build(pipe, sha):
+            for variant, fields in rows.items():
+                for field, n in fields.items():
+                    pipe.hincrby(keys.ab(exp, variant), field, n)
+                    if field.startswith("preq_"):  # the worker-wide prequential figures
+                        pipe.hincrby(self.writer.stats_key, field, n)
+        await self.writer.execute(build)
 
     # --- item side: co-visitation and popularity ---------------------------------------------
     async def on_item_updates(self, window) -> None:

@@ -32,6 +32,10 @@ class ModelAdapter:
             sharded = (self.similar, self.complementary)
             self._local = [s.learn_one for s in sources.values()
                            if s not in sharded and hasattr(s, "learn_one")]
+            # Models learned beside the sources (the online ranker, profiles) have their own hook.
+            online = getattr(recommender, "learn_online", None)
+            if online is not None:
+                self._local.append(online)
         else:
             self.similar = self.complementary = None
             self._local = [recommender.learn_one]

@@ -104,4 +104,9 @@ class EventProcessor:
         # A purchased item is never shown, whatever the model says: the last guard before Redis.
         items = [RecItem(c.item, float(c.score), c.reason) for c in cands if c.item not in purchased]
         return RecList(items=items[: self.k], event_ts=ev.ts, write_ts=write_ts, context_item=ev.item_id,
-                       model_version=self.model_version, list_id=ev.event_id, variant=ev.variant)
+                       model_version=self.model_version, list_id=ev.event_id, variant=self.variant_of(ev))
+
+    def variant_of(self, ev: Event) -> str | None:
+        # An A/B model assigns users itself; the list carries the variant so clicks can credit it.
+        assign = getattr(self.recommender, "variant_of", None)
+        return assign(ev.user_id) if assign is not None else ev.variant

@@ -218,3 +218,17 @@ class OnlineRecommender(StreamRecommender):
         self.prequential.totals = {v: dict(r) for v, r in online["prequential"].items()}
         self._events = online["events"]
         self._last.clear()
+
+
+def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
+    """The worker's online recommender: ``FRESHREC_WORKER_RECOMMENDER=models.online.recommender:from_settings``.
+
+    ``FRESHREC_AB_EXPERIMENT`` (the salt) and ``FRESHREC_AB_VARIANTS`` split users between variants.
+    """
+    from freshrec.settings import Settings
+    from models.online.ab import parse_shares
+
+    s = settings if settings is not None else Settings()
+    return OnlineRecommender(page_rules=page_rules, window=s.covis_window, mf_sample=s.online_mf_sample,
+                             experiment=s.ab_experiment or None,
+                             variants=parse_shares(s.ab_variants) if s.ab_experiment else None)
