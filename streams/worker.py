@@ -29,19 +29,30 @@ def worker(
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        _fail(f"invalid settings: {exc}")
+        _fail("invalid settings: " + "; ".join(f"FRESHREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+                                               for e in exc.errors()))
     try:
         from streams.keys import Keys
 
         Keys(settings.redis_prefix)
     except ValueError as exc:
         _fail(f"FRESHREC_REDIS_PREFIX: {exc}")
+    from freshrec.kafka_security import KafkaSecurityError, kafka_python_config
+
+    try:
+        kafka_python_config(settings)
+    except KafkaSecurityError as exc:
+        _fail(str(exc))
     from faust import Worker
     from kafka.errors import KafkaError
 
-    from streams.app import RecommenderLoadError, build
+    from streams.app import RecommenderLoadError, build, load_recommender
     from streams.topics import ensure_topics
 
+    try:
+        recommender = load_recommender(settings.worker_recommender)  # before touching the broker
+    except RecommenderLoadError as exc:
+        _fail(str(exc))
     try:
         created = ensure_topics(settings)
     except KafkaError as exc:
@@ -49,10 +60,7 @@ def worker(
               "or set FRESHREC_KAFKA_BOOTSTRAP")
     if created:
         log.info("created topics %s", ", ".join(created))
-    try:
-        pipeline = build(settings)
-    except RecommenderLoadError as exc:
-        _fail(str(exc))
+    pipeline = build(settings, recommender)
     typer.echo(f"worker {settings.worker_app_id}: {settings.topic_events} -> "
                f"{redact_url(settings.redis_url)} prefix {settings.redis_prefix!r}", err=True)
     Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()
