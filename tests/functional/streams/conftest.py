@@ -16,9 +16,9 @@ from .minimal_recommender import MinimalRecommender
 class Harness:
     """A worker built in process (store memory://) with its Kafka outputs and Redis replaced by fakes."""
 
-    def __init__(self, unique: str, **overrides):
+    def __init__(self, unique: str, recommender=None, **overrides):
         settings = Settings(worker_app_id=f"ft-{unique}", redis_prefix="ft:", worker_take_ms=2.0, **overrides)
-        self.recommender = MinimalRecommender()
+        self.recommender = recommender if recommender is not None else MinimalRecommender()
         self.pipeline = build(settings, self.recommender)
         self.writer = FakeWriter()
         self.out = FakeTopics()

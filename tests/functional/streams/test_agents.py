@@ -116,15 +116,29 @@ async def test_catalog_items_reach_model_and_redis_and_bad_ones_dead_letter(harn
     assert dict(h.out.dead_letter.sent[0]["headers"])["x-error-field"] in (b"title", b"category", b"price")
 
 
-async def test_stream_end_to_end_covis_purchases_and_trending(harness):
-    """Other users' sessions -> pairs -> item tables -> neighbours -> a new session gets them."""
-    h = harness
+def _stream_recommender():
+    from models.recommender import StreamRecommender
+    return StreamRecommender()
+
+
+@pytest.mark.parametrize("make", [None, _stream_recommender], ids=["minimal", "StreamRecommender"])
+async def test_stream_end_to_end_covis_purchases_and_trending(unique, make):
+    """Other users' sessions -> pairs -> item tables -> neighbours -> a new session gets them.
+
+    With ``StreamRecommender`` this is the sharded path: its sources' ``pairs`` on the user side,
+    counting in ``item-stats``, ``set_neighbors`` from the published lists (no local pair counting).
+    """
+    from .conftest import Harness
+    h = Harness(unique, make() if make else None)
     async with h.agents["events"].test_context() as events:
         for u in range(5):
             for item in ("p", "q", "r"):
                 await events.put(raw(h.event(f"o{u}", item)), key=f"o{u}".encode())
         await wait_for(lambda: len(h.tables.sessions) == 5, what="other users")
     sent = list(h.out.item_updates.sent)
+    if make is not None:
+        assert h.handlers.processor.model.sharded
+        assert h.recommender.covisit.neighbors("p") == []  # counted on the item side, not locally
     async with h.agents["item-updates"].test_context() as items:
         for m in sent:
             await items.put(m["value"], key=m["key"])
