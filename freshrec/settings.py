@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     ab_variants: str = Field("online:50,fusion:50", description="Variants and shares, e.g. 'online:50,fusion:50' "
                                                               "(a name starting with 'fusion' = fixed fusion)")
     online_mf_sample: float = Field(0.25, ge=0, le=1, description="Share of events the BiasedMF learns from")
+    online_checkpoint_dir: Path | None = Field(None, description="Online-model checkpoints; default "
+                                                                "<cache_dir>/models/online/<worker_app_id>")
+    online_checkpoint_s: float = Field(60.0, ge=0, description="Seconds between online-model checkpoints; 0 = off")
 
     # --- deep model (models/deep/) -----------------------------------------------------
     deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")
@@ -155,6 +158,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.cache_dir / "stack"
+
+    @property
+    def resolved_online_checkpoint_dir(self) -> Path:
+        return self.online_checkpoint_dir or self.cache_dir / "models" / "online" / self.worker_app_id
 
     @property
     def resolved_deep_store(self) -> Path:

@@ -54,6 +54,15 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
     async def flush_stats():
         await h.flush_stats()
 
+    if settings.online_checkpoint_s > 0:
+        @app.timer(settings.online_checkpoint_s, name="checkpoint-online")
+        async def checkpoint_online():
+            h.checkpoint_online()
+
+        @app.on_before_shutdown.connect
+        async def checkpoint_on_shutdown(app, **kwargs):
+            h.checkpoint_online()
+
     return {"events": events, "item-updates": item_updates, "catalog": catalog,
             "publish-neighbors": publish_neighbors, "publish-trending": publish_trending,
             "flush-stats": flush_stats}

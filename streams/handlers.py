@@ -14,6 +14,7 @@ import msgspec
 
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, decode_item
+from models.online import checkpoint as online_checkpoint
 from models.online.counters import AbCounters
 from streams.covis import CovisPolicy, DeltaBatch, ItemDelta, ItemStats, NeighborList, decode_batch, \
     decode_neighbors, decode_stats, encode
@@ -53,6 +54,10 @@ class Handlers:
         self.trending_ttl_ms = settings.trending_ttl_s * 1000
         self.ab = AbCounters(getattr(recommender, "variant_of", None))
         self.ab_experiment = settings.ab_experiment or "default"
+        # Last offset learned per "topic:partition": what an online-model checkpoint reflects.
+        self.offsets: dict[str, int] = {}
+        self.checkpoint_dir = settings.resolved_online_checkpoint_dir
+        self.restored = self.restore_online()
 
     def bind(self, topics, tables) -> None:
         self.topics = topics
@@ -67,6 +72,9 @@ class Handlers:
             routed.append(route_event(event.value, event.key, topic=msg.topic, partition=msg.partition,
                                       offset=msg.offset))
         self.ab.count(routed)
+        for event in window:
+            msg = event.message
+            self.offsets[f"{msg.topic}:{msg.partition}"] = msg.offset
         sessions = self.tables.sessions
 
         def get_state(user: str):
@@ -122,6 +130,28 @@ class Handlers:
             await self.writer.write_lists([], 0, stats=stats)
         await self.flush_ab()
 
+    def restore_online(self) -> dict | None:
+        """Load the newest online-model checkpoint into the recommender; its sidecar, or ``None``."""
+        load = getattr(self.recommender, "load_online_state_dict", None)
+        if load is None or self.checkpoint_dir is None:
+            return None
+        found = online_checkpoint.load_latest(self.checkpoint_dir)
+        if found is None:
+            return None
+        state, meta = found
+        load(state)
+        self.offsets = dict(meta.get("offsets", {}))
+        log.info("online models restored from %s (offsets %s)", meta.get("file"), meta.get("offsets"))
+        return meta
+
+    def checkpoint_online(self) -> None:
+        """Save the online models with the offsets they reflect (timer and shutdown)."""
+        dump = getattr(self.recommender, "online_state_dict", None)
+        if dump is None or self.checkpoint_dir is None or not self.offsets:
+            return
+        online_checkpoint.save(self.checkpoint_dir, dump(), self.offsets,
+                               events=getattr(self.recommender, "_events", 0))
+
     async def flush_ab(self) -> None:
         """Per-variant closed-loop and prequential counters into ``ab:{experiment}:{variant}``."""
         drain = getattr(self.recommender, "drain_metrics", None)
@@ -142,20 +172,25 @@ class Handlers:
 
     # --- item side: co-visitation and popularity ---------------------------------------------
     async def on_item_updates(self, window) -> None:
-        merged: dict[str, list[ItemDelta]] = {}
+        merged: dict[str, list[tuple[int, ItemDelta]]] = {}
         for event in window:
+            offset = event.message.offset
             try:
                 for item, delta in decode_batch(event.value).items.items():
-                    merged.setdefault(item, []).append(delta)
+                    merged.setdefault(item, []).append((offset, delta))
             except (msgspec.DecodeError, TypeError) as exc:
                 # Only the worker writes this topic; a bad record is a bug, never a reason to stop.
-                log.error("skipping undecodable item update at offset %s: %s", event.message.offset, exc)
+                log.error("skipping undecodable item update at offset %s: %s", offset, exc)
         table = self.tables.item_stats
         for item, deltas in merged.items():
             raw = table.get(item)
             stats = decode_stats(raw) if raw is not None else ItemStats()
-            for delta in sorted(deltas, key=lambda d: d.ts):
+            fresh = [(off, d) for off, d in deltas if off > stats.offset]
+            if not fresh:
+                continue  # all re-deliveries of batches this row already holds
+            for _, delta in sorted(fresh, key=lambda od: od[1].ts):
                 self.covis.apply(stats, delta)
+            stats.offset = max(off for off, _ in fresh)
             table[item] = encode(stats)
             self.dirty_items.add(item)
 

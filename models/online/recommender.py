@@ -199,15 +199,21 @@ class OnlineRecommender(StreamRecommender):
     # --- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         state = super().state_dict()
-        state["online"] = {"version": ONLINE_STATE_VERSION, "ranker": self.online_ranker.state_dict(),
-                           "mf": self.mf.state_dict() if self.mf is not None else None,
-                           "item_facts": self.item_facts.state_dict(), "profiles": self.profiles.state_dict(),
-                           "prequential": self.prequential.totals, "events": self._events}
+        state["online"] = self.online_state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        online = state["online"]
+        self.load_online_state_dict(state["online"])
+
+    def online_state_dict(self) -> dict:
+        """Only the online models (what the worker checkpoints: the rest recovers from its tables)."""
+        return {"version": ONLINE_STATE_VERSION, "ranker": self.online_ranker.state_dict(),
+                "mf": self.mf.state_dict() if self.mf is not None else None,
+                "item_facts": self.item_facts.state_dict(), "profiles": self.profiles.state_dict(),
+                "prequential": self.prequential.totals, "events": self._events}
+
+    def load_online_state_dict(self, online: dict) -> None:
         if online.get("version") != ONLINE_STATE_VERSION:
             raise ValueError(f"online state version {online.get('version')!r}, expected {ONLINE_STATE_VERSION}")
         self.online_ranker.load_state_dict(online["ranker"])

@@ -169,3 +169,18 @@ def test_ab_variants_route_to_their_ranker(trained):
     user = next(u for u, _ in events if rec.variant_of(u) == "fusion")
     sess = Session(user, [events[-1][1]])
     assert [c.item for c in rec.recommend(sess, 10)] == [c.item for c in StreamRecommender.recommend_many(rec, [sess], 10)[0]]
+
+
+def test_checkpoint_files_round_trip(trained, tmp_path):
+    from models.online import checkpoint
+
+    model, _, _, events = trained
+    for n in range(4):
+        checkpoint.save(tmp_path, model.online_state_dict(), {"events:0": 10 + n}, events=n, keep=2)
+    assert len(list(tmp_path.glob("online-*.ckpt"))) == 2
+    state, meta = checkpoint.load_latest(tmp_path)
+    assert meta["offsets"] == {"events:0": 13} and meta["events"] == 3
+    restored = OnlineRecommender(page_rules=False)
+    restored.load_online_state_dict(state)
+    assert restored.online_ranker.model.weights == model.online_ranker.model.weights
+    assert checkpoint.load_latest(tmp_path / "none") is None
