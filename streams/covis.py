@@ -113,6 +113,9 @@ class ItemStats(msgspec.Struct, array_like=True):
     popularity: float = 0.0
     similar: dict[str, float] = {}
     complementary: dict[str, float] = {}
+    #: Offset (in the item's item-updates partition) of the last batch applied: a batch re-delivered
+    #: after a crash between this row's changelog write and the offset commit is not applied twice.
+    offset: int = -1
 
 
 class CovisPolicy:
