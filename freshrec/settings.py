@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     redis_read_url: str | None = Field(None, description="Read-only Redis ACL user for serving; default redis_url")
     redis_write_url: str | None = Field(None, description="Writer Redis ACL user for the worker; default redis_url")
     redis_prefix: str = Field("fr:", description="Prefix of every Redis key (streams/keys.py), ends with ':'")
+    kafka_security_protocol: str = Field("PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
+                                         description="Kafka security protocol (freshrec/kafka_security.py)")
+    kafka_sasl_mechanism: str = Field("PLAIN", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
+                                      description="Kafka SASL mechanism, for SASL_* protocols")
+    kafka_sasl_username: str | None = Field(None, description="Kafka SASL user, for SASL_* protocols")
+    kafka_sasl_password: SecretStr | None = Field(None, description="Kafka SASL password (never logged)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle for Kafka TLS; default the system CAs")
 
     # --- local stack -------------------------------------------------------------------
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Jars, virtualenvs, stack data")
@@ -184,8 +191,9 @@ class Settings(BaseSettings):
         for key in ("redis_read_url", "redis_write_url"):
             if out.get(key):
                 out[key] = redact_url(out[key])
-        if out.get("stack_redis_password"):
-            out["stack_redis_password"] = "***"
+        for key in ("stack_redis_password", "kafka_sasl_password"):
+            if out.get(key):
+                out[key] = "***"
         return out
 
 

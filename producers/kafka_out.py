@@ -25,6 +25,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
+from freshrec.kafka_security import kafka_python_config
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, Event, encode_event, encode_item
 
@@ -87,6 +88,7 @@ class EventProducer:
             topic_events=settings.topic_events, topic_catalog=settings.topic_catalog,
             linger_ms=settings.producer_linger_ms, batch_size=settings.producer_batch_size,
             compression=settings.producer_compression)
+        params.update(kafka_python_config(settings))  # SASL/TLS from FRESHREC_KAFKA_*
         params.update(overrides)
         return cls(settings.kafka_bootstrap, **params)
 
@@ -192,7 +194,8 @@ def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str
         raise ProducerError(f"nothing listens at {settings.kafka_bootstrap}; "
                             "run `freshrec stack up` or set FRESHREC_KAFKA_BOOTSTRAP")
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-topics")
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-topics",
+                                 **kafka_python_config(settings))
     except KafkaError as exc:
         raise ProducerError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
                             "run `freshrec stack up` or set FRESHREC_KAFKA_BOOTSTRAP") from None

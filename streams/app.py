@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import faust
 
+from freshrec.kafka_security import faust_credentials
 from freshrec.settings import Settings
 from streams.agents import register_agents
 from streams.handlers import Handlers
@@ -49,6 +50,7 @@ def make_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_app_id,
         broker=broker,
+        broker_credentials=faust_credentials(settings),  # SASL/TLS from FRESHREC_KAFKA_* (None = plaintext)
         store=settings.worker_store,
         autodiscover=False,
         datadir=str(datadir),

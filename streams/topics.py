@@ -49,7 +49,10 @@ def ensure_topics(settings: Settings) -> list[str]:
         settings.topic_dead_letter: (1, {}),
         settings.topic_item_updates: (n, {}),
     }
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-worker-admin")
+    from freshrec.kafka_security import kafka_python_config
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-worker-admin",
+                             **kafka_python_config(settings))
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(name, num_partitions=p, replication_factor=1, topic_configs=cfg)

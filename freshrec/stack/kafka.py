@@ -85,6 +85,27 @@ def write_config(conf_dir: Path, data_dir: Path, port: int, controller_port: int
     return path
 
 
+def sasl_listener_config(port: int, controller_port: int, sasl_port: int, users: dict[str, str]) -> dict[str, str]:
+    """``extra`` for :func:`write_config`: a second, SASL/PLAIN listener beside the plaintext one.
+
+    For testing clients' SASL settings locally; ``users`` maps user names to passwords. Inter-broker
+    and controller traffic stay on the plaintext listeners, so nothing else changes. Kafka prints
+    the JAAS line as ``[hidden]`` in its config dump (a PASSWORD-type setting).
+    """
+    accounts = " ".join(f'user_{u}="{p}"' for u, p in users.items())
+    admin_user, admin_password = next(iter(users.items()))
+    return {
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},"
+                     f"CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{admin_user}" password="{admin_password}" {accounts};',
+    }
+
+
 def format_storage(libs: Path, config: Path, data_dir: Path) -> None:
     """Format KRaft storage once; a formatted directory keeps its cluster id across restarts."""
     if (data_dir / "meta.properties").exists():

@@ -38,14 +38,15 @@ def wait_until(cond, timeout: float, what: str, interval: float = 0.05):
 class WorkerProcess:
     """``freshrec worker`` in a subprocess; ``kill()`` is a SIGKILL (no flush, no commit)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, loglevel: str = "warning"):
         self.env = env
         self.log_path = log_path
+        self.loglevel = loglevel
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", "warning"],
+            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", self.loglevel],
                                          cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def stop(self, timeout: float = 60) -> int:
@@ -168,8 +169,8 @@ class Deployment:
         self.redis = redis.Redis.from_url(self.settings.redis_url)
         self.workers: list[WorkerProcess] = []
 
-    def worker(self) -> WorkerProcess:
-        w = WorkerProcess(self.env, self.tmp / f"worker-{self.unique}-{len(self.workers)}.log")
+    def worker(self, loglevel: str = "warning") -> WorkerProcess:
+        w = WorkerProcess(self.env, self.tmp / f"worker-{self.unique}-{len(self.workers)}.log", loglevel)
         self.workers.append(w)
         return w
 
