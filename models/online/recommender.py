@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from models.base import Candidate, Interaction, Session, candidates_many
+from models.candidates.covisit import WEEK_MS
 from models.online.ab import assign
 from models.online.collab import OnlineMF
 from models.online.features import build_pool
@@ -63,13 +64,15 @@ class OnlineRecommender(StreamRecommender):
     name = "online"
 
     def __init__(self, page_rules: bool = True, window: int = 8, recent: int = 3, candidate_k: int = 30,
-                 diversity_cap: int | None = 4, learning_rate: float = 0.05, l2: float = 1e-5, negatives: int = 4,
+                 diversity_cap: int | None = 4, top_k: int = 200, half_life_ms: float | None = WEEK_MS,
+                 trending_half_life_ms: float | None = DAY_MS, learning_rate: float = 0.05, l2: float = 1e-5, negatives: int = 4,
                  mf_factors: int = 8, mf_sample: float = 1.0, profile_half_life_ms: float = 7 * DAY_MS,
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
                  variants: Mapping[str, float] | None = None, seed: int = 0):
         super().__init__(page_rules=page_rules, window=window, recent=recent, candidate_k=candidate_k,
-                         diversity_cap=diversity_cap)
+                         diversity_cap=diversity_cap, top_k=top_k, half_life_ms=half_life_ms,
+                         trending_half_life_ms=trending_half_life_ms)
         self.learning_rate = learning_rate
         self.l2 = l2
         self.negatives = negatives
@@ -235,6 +238,8 @@ def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
     from models.online.ab import parse_shares
 
     s = settings if settings is not None else Settings()
-    return OnlineRecommender(page_rules=page_rules, window=s.covis_window, mf_sample=s.online_mf_sample,
+    return OnlineRecommender(page_rules=page_rules, window=s.covis_window, top_k=s.covis_top_k,
+                             half_life_ms=s.covis_half_life_s * 1000.0,
+                             trending_half_life_ms=s.trending_half_life_s * 1000.0, mf_sample=s.online_mf_sample,
                              experiment=s.ab_experiment or None,
                              variants=parse_shares(s.ab_variants) if s.ab_experiment else None)
