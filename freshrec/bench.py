@@ -21,3 +21,5 @@ from streams.bench_pipeline import pipeline  # noqa: E402 - each benchmark regis
 app.command(name="pipeline")(pipeline)
 from models.deep.cli import bench as bench_deep  # noqa: E402
 app.command(name="deep")(bench_deep)
+from streams.bench_soak import soak  # noqa: E402
+app.command(name="soak")(soak)
