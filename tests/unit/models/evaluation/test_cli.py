@@ -47,3 +47,10 @@ def test_bad_input_is_a_message_not_a_traceback(tiny_dir, tmp_path):
         res = runner.invoke(app, argv)
         assert res.exit_code == 2, (argv, res.output)
         assert message in res.output and "Traceback" not in res.output
+
+
+def test_dataset_name_resolves_under_data_dir(tiny_dir, monkeypatch):
+    monkeypatch.setenv("FRESHREC_DATA_DIR", str(tiny_dir.parent))
+    res = runner.invoke(app, ["--dataset", tiny_dir.name, "--model", "spop", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["dataset"] == "tiny"
