@@ -28,7 +28,8 @@ _MAX_CACHED_KEYS = 1_000_000
 class BatchSender:
     """``send(topic, key, value)`` appends to the partition's open batch; ``flush()`` waits for all."""
 
-    def __init__(self, bootstrap: str, *, batch_bytes: int = 1024 * 1024, client_id: str = "freshrec-bulk"):
+    def __init__(self, bootstrap: str, *, batch_bytes: int = 1024 * 1024, client_id: str = "freshrec-bulk",
+                 **kafka_config: Any):
         from aiokafka import AIOKafkaProducer
         from aiokafka.errors import KafkaError
 
@@ -39,7 +40,8 @@ class BatchSender:
         async def make() -> AIOKafkaProducer:  # aiokafka binds to the loop running its constructor
             return AIOKafkaProducer(
                 bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
-                max_batch_size=batch_bytes, max_request_size=max(1_048_576, 2 * batch_bytes))
+                max_batch_size=batch_bytes, max_request_size=max(1_048_576, 2 * batch_bytes),
+                **kafka_config)  # SASL/TLS: freshrec.kafka_security.aiokafka_config(settings)
 
         self._producer = self._loop.run_until_complete(make())
         try:

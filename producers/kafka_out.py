@@ -25,7 +25,8 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
-from freshrec.kafka_security import kafka_python_config
+from freshrec.kafka_security import KafkaSecurityError
+from freshrec.kafka_security import kafka_python_config as _security_config
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, Event, encode_event, encode_item
 
@@ -39,6 +40,14 @@ _MAX_CACHED_KEYS = 1_000_000
 
 class ProducerError(RuntimeError):
     """Kafka could not be reached or rejected the producer's configuration; the message says what to fix."""
+
+
+def kafka_python_config(settings: Settings) -> dict[str, Any]:
+    """SASL/TLS keyword arguments from settings; incomplete ones raise :class:`ProducerError`."""
+    try:
+        return _security_config(settings)
+    except KafkaSecurityError as exc:
+        raise ProducerError(str(exc)) from None
 
 
 class DeliveryError(ProducerError):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from freshrec.kafka_security import aiokafka_config
 from freshrec.settings import Settings
 from producers.replay_formats import FORMATS, Bad, FormatError, Record, detect_format, read
 
@@ -123,8 +124,8 @@ def replay_command(
         topic = topic or settings.topic_events
         ensure_topics(settings, events=topic)
         # Full speed ships whole batches (C-built); a paced replay needs kafka-python's linger instead.
-        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-replay") if speed_k is None
-               else EventProducer.from_settings(settings, client_id="freshrec-replay"))
+        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-replay", **aiokafka_config(settings))
+               if speed_k is None else EventProducer.from_settings(settings, client_id="freshrec-replay"))
     except (FormatError, ProducerError) as exc:
         _fail(str(exc))
     try:

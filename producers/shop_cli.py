@@ -15,6 +15,7 @@ from collections import Counter
 
 import typer
 
+from freshrec.kafka_security import aiokafka_config
 from freshrec.settings import Settings
 from producers.schema import CatalogItem, encode_event, encode_item
 from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
@@ -91,8 +92,8 @@ def shop(
     try:
         ensure_topics(settings)
         # --fast is a load run: whole batches (see producers.batch_out); paced runs need linger, not bulk.
-        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-shop") if fast
-               else EventProducer.from_settings(settings, client_id="freshrec-shop"))
+        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-shop", **aiokafka_config(settings))
+               if fast else EventProducer.from_settings(settings, client_id="freshrec-shop"))
     except ProducerError as exc:
         _fail(str(exc))
     if users < rate * USERS_PER_EVENT_PER_S:
