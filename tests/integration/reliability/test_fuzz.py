@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,7 +26,9 @@ N = 10_000
 def hostile_messages(request) -> list[tuple[bytes, bytes]]:
     """The derandomized draws, cached by the strategies' source: drawing 10,000 takes ~25 s of CPU."""
     source = (Path(__file__).parent / "hostile.py").read_bytes()
-    path = Path(request.config.cache.mkdir("freshrec-fuzz")) / f"{hashlib.sha1(source).hexdigest()}-{N}.pkl"
+    # Keyed by day too: "far future" timestamps are drawn relative to today.
+    day = int(time.time() // 86_400)
+    path = Path(request.config.cache.mkdir("freshrec-fuzz")) / f"{hashlib.sha1(source).hexdigest()}-{day}-{N}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     messages = draw_many(hostile_message, N)
