@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from freshrec.kafka_security import aiokafka_config
 from freshrec.settings import Settings
 from producers.schema import EventError, decode_event
 from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, *, client: RecClient | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.client = client or RecClient.from_settings(settings)
-        app.state.sink = sink or KafkaEventSink(settings.kafka_bootstrap, settings.topic_events)
+        app.state.sink = sink or KafkaEventSink(settings.kafka_bootstrap, settings.topic_events,
+                                                **aiokafka_config(settings))
         try:
             yield
         finally:

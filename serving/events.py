@@ -19,10 +19,11 @@ class SinkUnavailable(RuntimeError):
 
 
 class KafkaEventSink:
-    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0):
+    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 5.0, **kafka_config):
         self.bootstrap = bootstrap
         self.topic = topic
         self.timeout_s = timeout_s
+        self.kafka_config = kafka_config  # SASL/TLS: freshrec.kafka_security.aiokafka_config(settings)
         self._producer = None
         self._lock = asyncio.Lock()
 
@@ -38,7 +39,8 @@ class KafkaEventSink:
                 from aiokafka import AIOKafkaProducer
 
                 producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=0,
-                                            request_timeout_ms=int(self.timeout_s * 1000), client_id="freshrec-api")
+                                            request_timeout_ms=int(self.timeout_s * 1000), client_id="freshrec-api",
+                                            **self.kafka_config)
                 try:
                     async with asyncio.timeout(self.timeout_s):
                         await producer.start()
