@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     worker_app_id: str = Field("freshrec-worker", description="Faust app id = consumer group and table prefix")
     worker_store: str = Field("memory://", description="Faust table store; tables recover from changelogs")
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 disables the web server")
+    worker_metrics_port: int = Field(0, ge=0, le=65535,
+                                     description="Prometheus /metrics port of the worker; 0 disables it")
     worker_recommender: str = Field("models.recommender:StreamRecommender",
                                     description="module:factory of the Recommender the worker drives")
     worker_take_max: int = Field(500, ge=1, le=10_000, description="Events per scoring window (stream.take)")

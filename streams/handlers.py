@@ -18,6 +18,7 @@ from models.online import checkpoint as online_checkpoint
 from models.online.counters import AbCounters
 from streams.covis import CovisPolicy, DeltaBatch, ItemDelta, ItemStats, NeighborList, decode_batch, \
     decode_neighbors, decode_stats, encode
+from streams.metrics import WorkerMetrics
 from streams.keys import RecItem, RecList
 from streams.processor import EventProcessor
 from streams.routing import DeadLetter, route_event, route_item
@@ -57,6 +58,7 @@ class Handlers:
         # Last offset learned per "topic:partition": what an online-model checkpoint reflects.
         self.offsets: dict[str, int] = {}
         self.checkpoint_dir = settings.resolved_online_checkpoint_dir
+        self.metrics = WorkerMetrics()
         self.restored = self.restore_online()
 
     def bind(self, topics, tables) -> None:
@@ -118,6 +120,9 @@ class Handlers:
         for ts in out.event_ts:
             b = freshness_bucket(done - ts)
             pending[b] = pending.get(b, 0) + 1
+        self.metrics.observe_window(accepted=out.accepted, dead_letters=len(out.dead_letters),
+                                    duplicates=out.duplicates, lists=len(lists), seconds=(done - started) / 1000,
+                                    freshness_ms=[done - ts for ts in out.event_ts])
 
     async def send_dead_letter(self, dl: DeadLetter) -> None:
         log.info("dead letter from %s[%d]@%d: %s: %s", dl.topic, dl.partition, dl.offset, dl.field,
@@ -161,6 +166,10 @@ class Handlers:
         if not rows:
             return
         keys, exp = self.writer.keys, self.ab_experiment
+        for variant, fields in rows.items():
+            for kind in ("impressions", "clicks", "orders"):
+                if fields.get(kind):
+                    self.metrics.observe_ab(exp, variant, kind, fields[kind])
 
         def build(pipe, sha):
             for variant, fields in rows.items():

@@ -63,6 +63,8 @@ def worker(
     pipeline = build(settings, recommender)
     typer.echo(f"worker {settings.worker_app_id}: {settings.topic_events} -> "
                f"{redact_url(settings.redis_url)} prefix {settings.redis_prefix!r}", err=True)
+    if settings.worker_metrics_port:
+        pipeline.handlers.metrics.serve(settings.worker_metrics_port)
     Worker(pipeline.app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()
 
 
