@@ -9,6 +9,7 @@ import typer
 from freshrec.bench import app as bench_app
 from freshrec.config_cli import config
 from freshrec.demo import demo
+from freshrec.report import report
 from freshrec.stack.cli import app as stack_app
 from producers.replay import replay_command
 from producers.shop_cli import shop
@@ -30,6 +31,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(ab_app, name="ab")
 app.command(name="demo")(demo)
 app.command(name="config")(config)
+app.command(name="report")(report)
 app.command(name="shop")(shop)
 app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
