@@ -18,6 +18,7 @@ from streams.worker import worker
 from streams.forget import forget
 from serving.cli import serve
 from models.deep.cli import train as deep_train
+from models.deep.trainer_cli import trainer as deep_trainer
 from models.online.report import app as ab_app
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.command(name="worker")(worker)
 app.command(name="forget")(forget)
 app.command(name="serve")(serve)
 app.command(name="train")(deep_train)
+app.command(name="trainer")(deep_trainer)
 
 
 @app.callback()

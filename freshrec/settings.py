@@ -145,6 +145,15 @@ class Settings(BaseSettings):
 
     # --- deep model (models/deep/) -----------------------------------------------------
     deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")
+    trainer_interval_min: float = Field(60.0, gt=0, description="freshrec trainer: retrain at least this often "
+                                                                 "(minutes) when new events arrived")
+    trainer_min_events: int = Field(100_000, ge=1, description="freshrec trainer: retrain as soon as this many new "
+                                                               "events are in the log")
+    trainer_poll_s: float = Field(10.0, gt=0, description="freshrec trainer: seconds between checks of the log end")
+    trainer_epochs: int = Field(4, ge=1, description="freshrec trainer: most epochs per retrain")
+    trainer_max_events: int = Field(5_000_000, ge=1, description="freshrec trainer: newest events read per retrain")
+    deep_poll_s: float = Field(5.0, gt=0, description="Worker: seconds between checks for a new published deep version")
+    deep_weight: float = Field(1.0, ge=0, description="Worker (models.deep.hybrid): fusion weight of the deep source")
 
     # --- serving -----------------------------------------------------------------------
     serve_host: str = Field("127.0.0.1", description="Address `freshrec serve` listens on")

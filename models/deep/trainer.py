@@ -1,0 +1,138 @@
+"""The retraining loop behind ``freshrec trainer``: out of band, warm-started, published only if not worse.
+
+Each round reads the event log from Kafka (:mod:`models.deep.eventlog`), trains a new version seeded
+from the *published* one (a rejected version never seeds the next), writes the artifact and calls
+``publish``, which keeps the current version when the new validation metric is worse. A round is due
+when ``min_events`` new records are in the log, or when ``interval_s`` passed and at least one arrived.
+The log end each version was trained to is stored in its metrics, so a restarted trainer does not
+retrain on a log it has already seen.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.deep.artifact import METRICS, VERSIONS, ArtifactError, current_version, publish
+from models.deep.eventlog import EventLog
+from models.deep.recommender import DeepRecommender
+from models.deep.warmstart import warm_fit
+
+log = logging.getLogger(__name__)
+
+
+class Stopped(Exception):
+    """Raised inside training when a stop was requested, so a round ends between batches."""
+
+
+@dataclass
+class Round:
+    version: str | None
+    published: bool
+    reason: str
+    start: str
+    events: int
+    sessions: int
+    log_end: int
+    validation: dict
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Trainer:
+    def __init__(self, log_reader: EventLog, store: str | Path, model_factory: Callable[[], DeepRecommender], *,
+                 interval_s: float = 3600.0, min_events: int = 100_000, poll_s: float = 10.0,
+                 inactivity_ms: int = 1_800_000, max_events: int | None = None, since_ms: int | None = None):
+        self.log_reader = log_reader
+        self.store = Path(store)
+        self.model_factory = model_factory
+        self.interval_s = interval_s
+        self.min_events = min_events
+        self.poll_s = poll_s
+        self.inactivity_ms = inactivity_ms
+        self.max_events = max_events
+        self.since_ms = since_ms
+        self.stop_event = threading.Event()
+        self.trained_end = self._published_log_end()
+        self.last_round = float("-inf")
+
+    def _current_dir(self) -> Path | None:
+        version = current_version(self.store)
+        return None if version is None else self.store / VERSIONS / version
+
+    def _published_log_end(self) -> int:
+        path = self._current_dir()
+        try:
+            return int(json.loads((path / METRICS).read_text())["train"]["log_end"]) if path else 0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+
+    def due(self, end: int, now: float) -> bool:
+        new = end - self.trained_end
+        return new >= self.min_events or (new > 0 and now - self.last_round >= self.interval_s)
+
+    def run_once(self, on_progress: Callable[[str, int, int], None] | None = None) -> Round:
+        """One round: read, warm-start train, write, publish-if-not-worse."""
+        start = time.perf_counter()
+        self.last_round = time.monotonic()
+        logs = self.log_reader.read(inactivity_ms=self.inactivity_ms, since_ms=self.since_ms,
+                                    max_events=self.max_events,
+                                    on_progress=lambda d, t: on_progress and on_progress("reading log", d, t))
+        self.trained_end = logs.end
+        usable = sum(len(s) >= 2 for s in logs.sessions)
+        if usable < 2:
+            return Round(None, False, f"only {usable} sessions with 2+ items in the log; waiting for more",
+                         "-", logs.events, len(logs.sessions), logs.end, {}, time.perf_counter() - start)
+        model = self.model_factory()
+
+        def on_batch(done: int, total: int) -> None:
+            if self.stop_event.is_set():
+                raise Stopped()
+            if on_progress is not None:
+                on_progress("training", done, total)
+
+        how = warm_fit(model, logs.sessions, self._current_dir(), on_batch=on_batch,
+                       on_epoch=lambda r: log.info("epoch %d: loss %.4f, validation HR@20 %.2f MRR@20 %.2f",
+                                                   r.epoch, r.loss, r.val_hr, r.val_mrr))
+        model.train_info["log_end"] = logs.end
+        model.train_info["log_events"] = logs.events
+        version_dir = model.save(self.store)
+        result = publish(self.store, version_dir)
+        return Round(version_dir.name, result.published, result.reason, how, logs.events, len(logs.sessions),
+                     logs.end, dict(model.validation), time.perf_counter() - start)
+
+    def run(self, on_round: Callable[[Round], None], max_rounds: int | None = None,
+            on_progress: Callable[[str, int, int], None] | None = None) -> int:
+        """Loop until :meth:`stop` (or ``max_rounds`` rounds); returns the number of rounds run."""
+        rounds = 0
+        while not self.stop_event.is_set() and (max_rounds is None or rounds < max_rounds):
+            try:
+                end = self.log_reader.end_offset()
+            except LookupError as exc:
+                log.warning("%s", exc)
+                end = self.trained_end
+            except Exception as exc:  # noqa: BLE001 - a broker hiccup must not end the loop
+                log.warning("cannot read the log end (%s); retrying in %.0fs", exc, self.poll_s)
+                end = self.trained_end
+            if self.due(end, time.monotonic()):
+                try:
+                    on_round(self.run_once(on_progress))
+                except Stopped:
+                    log.info("stopped during training; no version written")
+                    break
+                except (ArtifactError, ValueError, OSError) as exc:
+                    log.error("round failed, the current version stays: %s", exc)
+                rounds += 1
+                continue
+            self.stop_event.wait(self.poll_s)
+        return rounds
+
+    def stop(self) -> None:
+        self.stop_event.set()

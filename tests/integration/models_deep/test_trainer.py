@@ -1,0 +1,74 @@
+"""The trainer loop against a real Kafka topic: a first version, then publish-only-if-not-worse."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from models.deep.artifact import current_version, load_current
+from models.deep.eventlog import EventLog
+from models.deep.trainer import Trainer
+from producers.schema import Event
+from tests.unit.models.deep.conftest import cycle_sessions, tiny_model
+
+pytestmark = pytest.mark.integration
+
+
+def produce_sessions(settings, topic: str, sessions: list[list[str]], tag: str, t0: int) -> int:
+    from producers.kafka_out import EventProducer
+
+    producer = EventProducer.from_settings(settings, linger_ms=1)
+    n = 0
+    try:
+        for s, items in enumerate(sessions):
+            for j, item in enumerate(items):
+                producer.send_event(Event(event_id=f"{tag}-{s}-{j}", ts=t0 + s * 10_000 + j, user_id=f"u{tag}{s}",
+                                          type="view", item_id=item, session_id=f"s{tag}{s}"), topic=topic)
+                n += 1
+        producer.flush(30)
+    finally:
+        producer.close(10)
+    return n
+
+
+def noise_sessions(n: int) -> list[list[str]]:
+    rng = random.Random(1)
+    return [[f"i{rng.randrange(20)}" for _ in range(rng.randint(2, 6))] for _ in range(n)]
+
+
+def test_trainer_publishes_first_version_then_only_when_not_worse(settings, tmp_topic, tmp_path):
+    topic = tmp_topic("deep-log")
+    store = tmp_path / "store"
+    log = EventLog.from_settings(settings, topic)
+    loop = Trainer(log, store, lambda: tiny_model(epochs=4, validation_fraction=0.2),
+                   interval_s=0.0, min_events=1, poll_s=0.1, inactivity_ms=1_800_000)
+    rounds = []
+
+    n1 = produce_sessions(settings, topic, cycle_sessions(300), "a", 1_700_000_000_000)
+    assert loop.run(rounds.append, max_rounds=1) == 1
+    first = rounds[-1]
+    assert first.published and first.events == n1 and first.start.startswith("cold start")
+    assert current_version(store) == first.version
+    assert first.validation["hr@20"] > 90.0
+
+    # Nothing new in the log: no round is due.
+    assert not loop.due(log.end_offset(), float("inf"))
+
+    # New items on a deterministic log: warm start, vocabulary grows, not worse -> published.
+    more = [[f"n{(k + j) % 5}" for j in range(4)] for k in range(30)] + cycle_sessions(100, seed=2)
+    produce_sessions(settings, topic, more, "b", 1_700_001_000_000)
+    second = loop.run_once()
+    assert second.start.startswith("warm start from " + first.version), second.start
+    assert "+5 items" in second.start
+    assert second.published, second.reason
+    assert current_version(store) == second.version
+    assert len(load_current(store).vocab) == 25
+
+    # A newest slice of random noise makes the validation metric worse: written, not published.
+    produce_sessions(settings, topic, noise_sessions(400), "c", 1_700_002_000_000)
+    third = loop.run_once()
+    assert third.version is not None and not third.published
+    assert "worse" in third.reason
+    assert current_version(store) == second.version
+    assert (store / "versions" / third.version).is_dir()
