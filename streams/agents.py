@@ -11,6 +11,7 @@ import logging
 import faust
 
 from freshrec.settings import Settings
+from streams.deep_swap import deep_swapper
 from streams.handlers import Handlers
 from streams.topics import Topics
 
@@ -62,6 +63,13 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         @app.on_before_shutdown.connect
         async def checkpoint_on_shutdown(app, **kwargs):
             h.checkpoint_online()
+
+    # Not on the leader only: every worker scores with its own copy of the deep model.
+    swapper = deep_swapper(settings, h)
+    if swapper is not None:
+        @app.timer(settings.deep_poll_s, name="deep-swap")
+        async def deep_swap():
+            await swapper.poll()
 
     return {"events": events, "item-updates": item_updates, "catalog": catalog,
             "publish-neighbors": publish_neighbors, "publish-trending": publish_trending,

@@ -1,0 +1,61 @@
+"""HybridRecommender: the worker's stream sources and fusion plus the deep model as one more source.
+
+This is the full production ranking: co-visitation, repeat, complementary, content and trending
+propose; the deep model proposes its own top-K ("predicted next from your session") and its
+probability is one more fusion feature; the rules filter. In evaluation ``fit`` trains the deep model
+on the training sessions; in the worker the published artifact is loaded at start and hot-swapped by
+the ``deep-swap`` timer (``streams/deep_swap.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from models.deep.source import DeepSource
+from models.ranking.fusion import DEFAULT_WEIGHTS, WeightedFusion
+from models.recommender import StreamRecommender
+
+log = logging.getLogger(__name__)
+
+
+class HybridRecommender(StreamRecommender):
+    name = "hybrid"
+
+    def __init__(self, page_rules: bool = True, deep_weight: float = 1.0,
+                 deep_params: Mapping[str, object] | None = None, weights: Mapping[str, float] | None = None,
+                 **stream_params):
+        self.deep_weight = deep_weight
+        self.deep_params = dict(deep_params or {})
+        weights = {**(DEFAULT_WEIGHTS if weights is None else weights), "deep": deep_weight}
+        super().__init__(page_rules=page_rules, weights=weights, **stream_params)
+        self.deep = DeepSource(self.deep_params)
+        self.ranker = WeightedFusion(self.weights)
+
+    @property
+    def sources(self) -> dict[str, object]:
+        return {**super().sources, "deep": self.deep}
+
+    @property
+    def version(self) -> str:
+        return f"{self.name}:{self.deep.version or 'none'}"
+
+
+def from_settings(settings=None) -> HybridRecommender:
+    """The worker's hybrid (``FRESHREC_WORKER_RECOMMENDER=models.deep.hybrid:from_settings``).
+
+    Loads the published version from ``FRESHREC_DEEP_STORE`` when there is one; without one the worker
+    runs the stream sources alone until the trainer publishes.
+    """
+    from freshrec.settings import Settings
+    from models.deep.artifact import ArtifactError, load_current
+
+    s = settings if settings is not None else Settings()
+    rec = HybridRecommender(page_rules=True, deep_weight=s.deep_weight, window=s.covis_window,
+                            top_k=s.covis_top_k, half_life_ms=s.covis_half_life_s * 1000.0,
+                            trending_half_life_ms=s.trending_half_life_s * 1000.0)
+    try:
+        rec.deep.swap(load_current(s.resolved_deep_store))
+    except ArtifactError as exc:
+        log.warning("deep model not loaded at start, the stream sources serve alone: %s", exc)
+    return rec
