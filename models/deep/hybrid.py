@@ -9,6 +9,8 @@ the ``deep-swap`` timer (``streams/deep_swap.py``).
 
 from __future__ import annotations
 
+import copy
+import inspect
 import logging
 from collections.abc import Mapping
 
@@ -31,6 +33,13 @@ class HybridRecommender(StreamRecommender):
         super().__init__(page_rules=page_rules, weights=weights, **stream_params)
         self.deep = DeepSource(self.deep_params)
         self.ranker = WeightedFusion(self.weights)
+
+    def _get_params(self) -> dict[str, object]:
+        # ``**stream_params`` hides the base class's hyperparameters from the signature clone() reads.
+        base = inspect.signature(StreamRecommender.__init__).parameters
+        params = {n: copy.deepcopy(getattr(self, n)) for n in base if n != "self" and hasattr(self, n)}
+        params.update(super()._get_params())
+        return params
 
     @property
     def sources(self) -> dict[str, object]:
