@@ -72,3 +72,29 @@ def test_trainer_publishes_first_version_then_only_when_not_worse(settings, tmp_
     assert "worse" in third.reason
     assert current_version(store) == second.version
     assert (store / "versions" / third.version).is_dir()
+
+
+def test_trainer_command_stops_cleanly_on_sigterm(settings, tmp_topic, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    topic = tmp_topic("deep-idle")
+    env = {**os.environ, "FRESHREC_TOPIC_EVENTS": topic, "FRESHREC_DEEP_STORE": str(tmp_path / "store"),
+           "FRESHREC_TRAINER_POLL_S": "0.2", "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    proc = subprocess.Popen([sys.executable, "-m", "freshrec", "trainer"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()  # the banner: the loop is about to poll
+        assert "trainer: store" in line, line
+        time.sleep(0.5)  # not synchronisation: lets it poll an empty log a few times before the signal
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert "trainer stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
