@@ -135,7 +135,7 @@ class SessionNet(nn.Module):
         explore = torch.softmax(self._explore_logits(h_last), dim=-1)
         att = (self.rep_k(h) @ self.rep_q(h_last)[:, :, None]).squeeze(2) / math.sqrt(h.shape[-1])
         att = torch.softmax(att.masked_fill(items == 0, _MASKED), dim=-1)
-        repeat = torch.zeros(items.shape[0], self.n_items + 1, dtype=att.dtype, device=att.device)
-        repeat = repeat.scatter_add(1, items, att)[:, 1:]
         g = torch.sigmoid(self.gate(h_last))
-        return g * repeat + (1 - g) * explore
+        # The repeat mass lands on the session's few items only: add it into the explore row in place
+        # of building a dense (B, n_items) repeat matrix. Padding has weight 0 (it adds 0 to column 0).
+        return ((1 - g) * explore).scatter_add(1, (items - 1).clamp(min=0), g * att)

@@ -21,19 +21,41 @@ from models.deep.network import SessionNet
 OPSET = 17
 INPUT = "items"
 OUTPUT = "probs"
+TOP_VALUES, TOP_COLUMNS = "top_probs", "top_columns"
+EXPORT_TOP_K = 200
+
+
+class _WithTopK(torch.nn.Module):
+    """Adds the top-k inside the graph: copying (B, n_items) probabilities out of onnxruntime and
+    partitioning them in numpy costs more than the whole network."""
+
+    def __init__(self, net: SessionNet, k: int):
+        super().__init__()
+        self.net, self.k = net, k
+
+    def forward(self, items: torch.Tensor):
+        probs = self.net(items)
+        values, columns = torch.topk(probs, self.k, dim=1)
+        return probs, values, columns
 
 
 def export_onnx(net: SessionNet) -> bytes:
-    """The scoring path (``net.forward``) as an ONNX model with dynamic batch and length."""
+    """The scoring path (``net.forward``) as an ONNX model with dynamic batch and length.
+
+    Outputs: ``probs`` (B, n_items) and the top ``EXPORT_TOP_K`` of each row, best first
+    (``top_probs``, ``top_columns``); onnxruntime computes only the outputs a caller asks for.
+    """
     net.eval()
     example = torch.tensor([[1, 1], [1, 0]], dtype=torch.int64)
     buf = io.BytesIO()
+    outputs = [OUTPUT, TOP_VALUES, TOP_COLUMNS]
     with warnings.catch_warnings():
         # The legacy exporter is the one that needs no onnxscript; its tracer warnings concern
         # shape constants that are genuinely constant here (embedding width, head count).
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (example,), buf, dynamo=False, input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch", 1: "length"}, OUTPUT: {0: "batch"}},
+        torch.onnx.export(_WithTopK(net, min(EXPORT_TOP_K, net.n_items)), (example,), buf, dynamo=False,
+                          input_names=[INPUT], output_names=outputs,
+                          dynamic_axes={INPUT: {0: "batch", 1: "length"}, **{o: {0: "batch"} for o in outputs}},
                           opset_version=OPSET)
     return buf.getvalue()
 
@@ -84,6 +106,8 @@ class OnnxScorer:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        self.graph_k = int(outputs[TOP_COLUMNS].shape[1]) if TOP_COLUMNS in outputs else 0
         self.vocab = vocab
         self.popular = list(popular)
         self.max_len = max_len
@@ -97,8 +121,16 @@ class OnnxScorer:
         return self.session.run([OUTPUT], {INPUT: batch})[0], nonempty
 
     def top_k_many(self, item_lists: Sequence[Sequence[str]], k: int) -> list[list[Candidate]]:
-        probs, nonempty = self.probs_many(item_lists)
-        idx, vals = top_k(probs, k)
+        if not item_lists:
+            return []
+        if k > self.graph_k:
+            probs, nonempty = self.probs_many(item_lists)
+            idx, vals = top_k(probs, k)
+        else:
+            batch, nonempty = encode_batch(self.vocab, item_lists, self.max_len)
+            batch[~nonempty, 0] = 1
+            vals, idx = self.session.run([TOP_VALUES, TOP_COLUMNS], {INPUT: batch})
+            vals, idx = vals[:, :k], idx[:, :k]
         return to_candidates(self.vocab, self.popular, idx, vals, nonempty, k, self.name)
 
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:

@@ -14,11 +14,11 @@ from models.deep.artifact import ArtifactError, current_version, load_artifact, 
 from models.deep.recommender import DeepRecommender
 
 
-def perturbed(model: DeepRecommender) -> DeepRecommender:
+def perturbed(model: DeepRecommender, by: float) -> DeepRecommender:
     twin = copy.deepcopy(model)
     with torch.no_grad():
         for p in twin.net.parameters():
-            p.add_(1e-3)
+            p.add_(by)
     return twin
 
 
@@ -86,13 +86,13 @@ def test_publish_refuses_a_worse_version_and_keeps_the_current(trained, store):
     assert first.published and current_version(store) == first.version
     assert load_current(store).version == first.version
 
-    worse = perturbed(trained)
+    worse = perturbed(trained, 1e-3)
     worse.validation = {**trained.validation, "mrr@20": trained.validation["mrr@20"] - 1.0}
     result = publish(store, worse.save(store))
     assert not result.published and "worse" in result.reason
     assert current_version(store) == first.version
 
-    equal = perturbed(trained)  # same validation metric, other weights -> another version id
+    equal = perturbed(trained, 2e-3)  # same validation metric, other weights -> another version id
     ok = publish(store, equal.save(store))
     assert ok.published, ok.reason  # not worse is enough
     assert load_current(store).version == ok.version != first.version
