@@ -45,7 +45,7 @@ class DeepRecommender(Estimator):
     def __init__(self, dim: int = 64, max_len: int = 30, layers: int = 1, heads: int = 2, dropout: float = 0.1,
                  scale: float = 12.0, epochs: int = 6, batch_size: int = 128, lr: float = 1e-2,
                  dense_lr_ratio: float = 0.1, negatives: int = 2048, sampler_power: float = 0.75,
-                 validation_fraction: float = 0.05, patience: int = 1, seed: int = 0, threads: int = 1,
+                 validation_fraction: float = 0.05, patience: int = 2, seed: int = 0, threads: int = 1,
                  n_popular: int = 100, buffer_size: int = 1_000_000):
         self.dim = dim
         self.max_len = max_len
