@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     trainer_max_events: int = Field(5_000_000, ge=1, description="freshrec trainer: newest events read per retrain")
     deep_poll_s: float = Field(5.0, gt=0, description="Worker: seconds between checks for a new published deep version")
     deep_weight: float = Field(1.0, ge=0, description="Worker (models.deep.hybrid): fusion weight of the deep source")
+    eval_deep_artifact: Path | None = Field(None, description="evaluate -m hybrid: load this deep version directory "
+                                                              "(trained on the same dataset) instead of training")
 
     # --- serving -----------------------------------------------------------------------
     serve_host: str = Field("127.0.0.1", description="Address `freshrec serve` listens on")

@@ -25,13 +25,14 @@ class HybridRecommender(StreamRecommender):
     name = "hybrid"
 
     def __init__(self, page_rules: bool = True, deep_weight: float = 1.0,
-                 deep_params: Mapping[str, object] | None = None, weights: Mapping[str, float] | None = None,
+                 deep_params: Mapping[str, object] | None = None, deep_artifact: str | None = None, weights: Mapping[str, float] | None = None,
                  **stream_params):
         self.deep_weight = deep_weight
         self.deep_params = dict(deep_params or {})
+        self.deep_artifact = deep_artifact
         weights = {**(DEFAULT_WEIGHTS if weights is None else weights), "deep": deep_weight}
         super().__init__(page_rules=page_rules, weights=weights, **stream_params)
-        self.deep = DeepSource(self.deep_params)
+        self.deep = DeepSource(self.deep_params, deep_artifact)
         self.ranker = WeightedFusion(self.weights)
 
     def _get_params(self) -> dict[str, object]:
@@ -48,6 +49,15 @@ class HybridRecommender(StreamRecommender):
     @property
     def version(self) -> str:
         return f"{self.name}:{self.deep.version or 'none'}"
+
+
+def for_evaluation(**params) -> HybridRecommender:
+    """``freshrec evaluate -m hybrid``: with ``FRESHREC_EVAL_DEEP_ARTIFACT`` set, ``fit`` loads that version
+    (trained by ``freshrec train --data`` on the same dataset) instead of training the deep model again."""
+    from freshrec.settings import Settings
+
+    artifact = Settings().eval_deep_artifact
+    return HybridRecommender(**params, deep_artifact=str(artifact) if artifact else None)
 
 
 def from_settings(settings=None) -> HybridRecommender:

@@ -18,14 +18,15 @@ REASON = "predicted next from your session"
 class DeepSource(Estimator):
     """Candidates from a deep scorer (``OnnxScorer`` or a fitted ``DeepRecommender``); none until one is set.
 
-    ``fit`` trains a :class:`DeepRecommender` with ``params`` (offline evaluation); the worker instead
-    swaps in published artifacts.
+    ``fit`` trains a :class:`DeepRecommender` with ``params`` (offline evaluation) or loads ``artifact``
+    when given (an evaluation that reuses a long training); the worker instead swaps in published artifacts.
     """
 
     name = "deep"
 
-    def __init__(self, params: dict | None = None):
+    def __init__(self, params: dict | None = None, artifact: str | None = None):
         self.params = dict(params or {})
+        self.artifact = artifact
         self.scorer = None
 
     @property
@@ -36,7 +37,14 @@ class DeepSource(Estimator):
         self.scorer = scorer
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
+        """Train on ``sessions``, or load ``artifact`` (a version trained on these same sessions)."""
         from models.deep.recommender import DeepRecommender
+
+        if self.artifact is not None:
+            from models.deep.artifact import load_artifact
+
+            self.swap(load_artifact(self.artifact).scorer)
+            return
 
         model = DeepRecommender(**self.params)
         model.fit(sessions)

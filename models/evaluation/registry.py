@@ -131,6 +131,6 @@ register("online", "models.online.recommender:OnlineRecommender", page_rules=Fal
          help="the worker's sources ranked by the River online ranker (learns every event), page rules off")
 register("deep", "models.deep.recommender:DeepRecommender",
          help="torch session model: causal self-attention + repeat/explore mixture (trains in fit)")
-register("hybrid", "models.deep.hybrid:HybridRecommender", page_rules=False, deep_params={"epochs": 3},
+register("hybrid", "models.deep.hybrid:for_evaluation", page_rules=False,
          help="the worker's full ranking: stream sources + the deep model's top-K and score in the fusion "
-              "(trains the deep model in fit), page rules off")
+              "(trains the deep model in fit, or loads FRESHREC_EVAL_DEEP_ARTIFACT), page rules off")
