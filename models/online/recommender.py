@@ -12,7 +12,8 @@ of training data) are scored every ``bootstrap_every``-th event so the ranker le
 
 A/B: with ``experiment`` set, users are split by :func:`models.online.ab.assign` over ``variants``
 (``{"online": 50, "fusion": 50}``); a variant named ``fusion`` (or starting with it) is served by the
-fixed fusion, every other one by the learned ranker. Everyone learns from every event.
+fixed fusion, every other one by the learned ranker. Sources, profiles and the MF learn from
+every event; the ranker learns from the lists it served (feature rows are kept for those only).
 
 >>> rec = OnlineRecommender(page_rules=False)
 >>> rec.fit([["a", "b", "c"], ["a", "b"], ["b", "c"]])

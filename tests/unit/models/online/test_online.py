@@ -65,7 +65,7 @@ def trained():
 def test_learned_ranker_beats_fixed_fusion(trained):
     model, hr_online, items, events = trained
     hr_fusion = replay(StreamRecommender(page_rules=False), items, events)
-    # Measured 65.9 vs 55.3: the profile's category affinity is the truth the fusion cannot see.
+    # Measured 69.1 vs 56.1: the profile's category affinity is the truth the fusion cannot see.
     assert hr_online >= hr_fusion + 5.0, (hr_online, hr_fusion)
     weights = model.online_ranker.model.weights
     assert weights["cat_share"] > 0 and weights["score_profile"] > 0
