@@ -60,4 +60,18 @@ def test_worker_serves_variants_counts_them_and_checkpoints(deployment, tmp_path
     meta = json.loads(side[-1].read_text())
     assert any(k.startswith(f"{dep.settings.topic_events}:") for k in meta["offsets"]) and meta["events"] > 0
     assert dep.worker.stop() == 0
+    # Restart: the newest checkpoint is restored, so the learned-event count goes on from it (a fresh
+    # model would count only the few new events).
+    before = json.loads(sorted(ckpt.glob("online-*.json"))[-1].read_text())["events"]
+    assert before >= 100
+    dep.worker.start()
+    with dep.producer() as out:
+        for u in users[:3]:
+            out.send_event(script.ev(u, "d"))
+
+    def resumed():
+        metas = [json.loads(p.read_text()) for p in ckpt.glob("online-*.json")]
+        return any(m["events"] > before for m in metas)
+    wait_until(resumed, TIMEOUT, f"a checkpoint after the restart (worker log: {dep.worker.log()})")
+    assert dep.worker.stop() == 0
     assert dep.worker.log().count("Traceback") == 0
