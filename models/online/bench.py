@@ -68,7 +68,8 @@ def main(events: int = typer.Option(40_000, "--events", "-n", min=1000, help="Ev
          users: int = typer.Option(5_000, "--users", min=1, help="Distinct users"),
          window: int = typer.Option(500, "--window", min=1, help="Events per take window (FRESHREC_WORKER_TAKE_MAX)"),
          mf_sample: float = typer.Option(0.25, "--mf-sample", min=0, max=1,
-                                         help="Share of events the BiasedMF learns from [env: FRESHREC_ONLINE_MF_SAMPLE]"),
+                                         help="Share of events the BiasedMF learns from "
+                                              "(the worker's is FRESHREC_ONLINE_MF_SAMPLE)"),
          as_json: bool = typer.Option(False, "--json", help="Print JSON only")) -> None:
     """Learn + score microseconds per event of the fixed fusion and the online recommender."""
     catalog, stream = synthetic_stream(users, 100, 40, events)

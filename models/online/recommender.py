@@ -66,7 +66,8 @@ class OnlineRecommender(StreamRecommender):
 
     def __init__(self, page_rules: bool = True, window: int = 8, recent: int = 3, candidate_k: int = 30,
                  diversity_cap: int | None = 4, top_k: int = 200, half_life_ms: float | None = WEEK_MS,
-                 trending_half_life_ms: float | None = DAY_MS, learning_rate: float = 0.05, l2: float = 1e-5, negatives: int = 4,
+                 trending_half_life_ms: float | None = DAY_MS, learning_rate: float = 0.05, l2: float = 1e-5,
+                 negatives: int = 4,
                  mf_factors: int = 8, mf_sample: float = 1.0, profile_half_life_ms: float = 7 * DAY_MS,
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
