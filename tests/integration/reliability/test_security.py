@@ -36,7 +36,7 @@ def sasl_broker(tmp_path, shared_stack):
         kafka.wait_ready(f"127.0.0.1:{port}", log, alive=lambda: pid_alive(pid), timeout=120)
         yield f"127.0.0.1:{sasl_port}", password, log
     finally:
-        stop_pid(pid, timeout=60)
+        stop_pid(pid, timeout=3)  # a throwaway broker: no need to wait for its controlled shutdown
 
 
 def test_worker_and_producer_over_sasl_and_no_secret_in_logs(deployments, private_redis, sasl_broker):
