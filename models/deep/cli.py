@@ -26,7 +26,7 @@ def _store(out: Path | None) -> Path:
 def train(
     data: Path = typer.Option(..., "--data", "-d", metavar="DIR",
                               help="Dataset folder in the ../shared/data format (train_sessions.tsv[.gz])"),
-    epochs: int = typer.Option(10, "--epochs", "-e", min=1, help="Most epochs; the best validation epoch is kept"),
+    epochs: int = typer.Option(6, "--epochs", "-e", min=1, help="Most epochs; the best validation epoch is kept"),
     out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR", envvar=f"{ENV_PREFIX}DEEP_STORE",
                                     show_envvar=True, help="Artifact store (default: <cache_dir>/models/deep)"),
     publish_it: bool = typer.Option(True, "--publish/--no-publish",
@@ -39,8 +39,8 @@ def train(
     """Train the deep session model on a dataset folder and write a versioned artifact.
 
     The last 5% of the training sessions are the validation slice: the best epoch on it is kept and its
-    HR@20 / MRR@20 go into the artifact's metrics.json. Reading the event log from Kafka (--since) is not
-    implemented yet. Example: freshrec train --data ../shared/data/diginetica --epochs 8
+    HR@20 / MRR@20 go into the artifact's metrics.json. To train from the Kafka event log instead, use
+    `freshrec trainer --once --since TIME`. Example: freshrec train --data ../shared/data/diginetica --epochs 6
     """
     from models.deep.artifact import ArtifactError, publish
     from models.deep.recommender import DeepRecommender
