@@ -131,6 +131,9 @@ register("online", "models.online.recommender:OnlineRecommender", page_rules=Fal
          help="the worker's sources ranked by the River online ranker (learns every event), page rules off")
 register("deep", "models.deep.recommender:DeepRecommender",
          help="torch session model: causal self-attention + repeat/explore mixture (trains in fit)")
-register("hybrid", "models.deep.hybrid:for_evaluation", page_rules=False,
+# The deep source's fusion weight, chosen on each dataset's validation slice (last 5% of the training
+# sessions, the deep model's own validation slice): docs/benchmarks.md, "Hybrid".
+_HYBRID = {"diginetica": {"deep_weight": 0.25}, "yoochoose": {"deep_weight": 2.0}}
+register("hybrid", "models.deep.hybrid:for_evaluation", page_rules=False, per_dataset=_HYBRID,
          help="the worker's full ranking: stream sources + the deep model's top-K and score in the fusion "
               "(trains the deep model in fit, or loads FRESHREC_EVAL_DEEP_ARTIFACT), page rules off")
