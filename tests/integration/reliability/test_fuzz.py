@@ -28,7 +28,10 @@ def hostile_messages(request) -> list[tuple[bytes, bytes]]:
     source = (Path(__file__).parent / "hostile.py").read_bytes()
     # Keyed by day too: "far future" timestamps are drawn relative to today.
     day = int(time.time() // 86_400)
-    path = Path(request.config.cache.mkdir("freshrec-fuzz")) / f"{hashlib.sha1(source).hexdigest()}-{day}-{N}.pkl"
+    cache = getattr(request.config, "cache", None)  # absent under `-p no:cacheprovider`
+    if cache is None:
+        return draw_many(hostile_message, N)
+    path = Path(cache.mkdir("freshrec-fuzz")) / f"{hashlib.sha1(source).hexdigest()}-{day}-{N}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     messages = draw_many(hostile_message, N)
