@@ -38,3 +38,14 @@ def test_clone_is_an_untrained_twin_and_version_names_the_deep_model():
     twin = rec.clone()
     assert twin.deep.scorer is None and twin.deep_weight == 0.5 and twin.weights["deep"] == 0.5
     assert twin.deep_params == rec.deep_params and twin.window == 3 and not twin.page_rules
+
+
+def test_weight_tuning_scores_each_weight_from_one_candidate_pass():
+    from models.deep.tune_hybrid import score_weights
+
+    rec = HybridRecommender(page_rules=False, deep_params=TINY, weights={"deep": 1.0})
+    rec.fit(cycle_sessions(300))
+    cases = [(["i3", "i4"], "i5"), (["i10"], "i11"), (["i7", "i8", "i9"], "i10")]
+    results = score_weights(rec, cases, [0.0, 1.0])
+    assert results[0.0] == (0.0, 0.0)  # no other source has a weight: nothing ranked without the deep one
+    assert results[1.0] == (100.0, 100.0)
