@@ -65,12 +65,17 @@ def test_the_password_never_shows_in_settings_dumps_or_log_records():
     kafka_python_config(s)  # registers the password for masking
     logger, handler = logging.getLogger("kafka.admin.client"), _Collect()
     logger.addHandler(handler)
-    old_level, logger.level = logger.level, logging.DEBUG
+    # Other tests may have run a dictConfig that disabled existing loggers; this one is about masking.
+    old_level, old_disabled, logger.level, logger.disabled = logger.level, logger.disabled, logging.DEBUG, False
+    old_global = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
     try:
         logger.debug("config: %s", {"sasl_plain_password": "pw-unit-2"})
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
+        logger.disabled = old_disabled
+        logging.disable(old_global)
     assert len(handler.lines) == 1
     assert "pw-unit-2" not in handler.lines[0] and "***" in handler.lines[0]
 
