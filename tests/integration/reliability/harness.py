@@ -22,17 +22,9 @@ import redis
 
 from freshrec.settings import Settings
 
+from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
+
 REPO = Path(__file__).resolve().parents[3]
-
-
-def wait_until(cond, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class WorkerProcess:

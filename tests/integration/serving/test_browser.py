@@ -31,6 +31,8 @@ from freshrec.stack.process import free_port
 from producers.schema import CatalogItem, Event, encode_event, encode_item
 from streams.keys import Keys, RecItem, RecList, encode_rec_list
 
+from ..waiting import wait_until
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -43,14 +45,8 @@ SESSIONS = [["s1", "s2", "k1"], ["s1", "s3", "s2"], ["s2", "s4", "k2"], ["s3", "
             ["s4", "s5", "k4"], ["s5", "s6", "k5"], ["s2", "s5", "s6"], ["s6", "s1", "k6"], ["s3", "s5", "s4"]]
 
 
-def _wait(condition, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+def _wait(condition, timeout: float, what: str):
+    return wait_until(condition, timeout, what, interval=0.2)
 
 
 @pytest.fixture

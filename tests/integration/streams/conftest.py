@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -16,18 +15,10 @@ import redis
 
 from freshrec.settings import Settings
 
+from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
+
 REPO = Path(__file__).resolve().parents[3]
 RECOMMENDER = os.environ.get("FRESHREC_TEST_WORKER_RECOMMENDER", "models.recommender:StreamRecommender")
-
-
-def wait_until(cond, timeout: float, what: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class WorkerProcess:
