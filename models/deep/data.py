@@ -8,9 +8,12 @@ old index (a warm start can copy old embedding rows unchanged).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 PAD = 0
 
@@ -77,6 +80,8 @@ def chunk_sessions(encoded: Iterable[list[int]], max_len: int) -> list[list[int]
 
 def pad_right(seqs: Sequence[Sequence[int]], width: int | None = None) -> torch.Tensor:
     """(B, T) int64, items left-aligned, padding (0) on the right."""
+    import torch  # training only: the scoring path (the worker) never loads torch
+
     width = width or max(len(s) for s in seqs)
     out = np.zeros((len(seqs), width), dtype=np.int64)
     for row, s in enumerate(seqs):

@@ -2,7 +2,8 @@
 
 The scorer is batched: one ``InferenceSession.run`` scores a whole take window of sessions, then
 ``argpartition`` picks each row's top ``k``. It holds no torch state, so the worker imports onnxruntime
-and numpy only on the scoring path.
+and numpy only on the scoring path: torch (~500 MB of RSS) is imported inside :func:`export_onnx`, which
+only training runs.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import io
 import warnings
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from models.base import Candidate, Session
 from models.deep.data import ItemVocab
-from models.deep.network import SessionNet
+
+if TYPE_CHECKING:
+    from models.deep.network import SessionNet
 
 OPSET = 17
 INPUT = "items"
@@ -25,18 +29,22 @@ TOP_VALUES, TOP_COLUMNS = "top_probs", "top_columns"
 EXPORT_TOP_K = 200
 
 
-class _WithTopK(torch.nn.Module):
-    """Adds the top-k inside the graph: copying (B, n_items) probabilities out of onnxruntime and
-    partitioning them in numpy costs more than the whole network."""
+def _with_top_k(net: SessionNet, k: int):
+    """``net`` plus the top-k inside the graph: copying (B, n_items) probabilities out of onnxruntime
+    and partitioning them in numpy costs more than the whole network."""
+    import torch
 
-    def __init__(self, net: SessionNet, k: int):
-        super().__init__()
-        self.net, self.k = net, k
+    class WithTopK(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.k = net, k
 
-    def forward(self, items: torch.Tensor):
-        probs = self.net(items)
-        values, columns = torch.topk(probs, self.k, dim=1)
-        return probs, values, columns
+        def forward(self, items: torch.Tensor):
+            probs = self.net(items)
+            values, columns = torch.topk(probs, self.k, dim=1)
+            return probs, values, columns
+
+    return WithTopK()
 
 
 def export_onnx(net: SessionNet) -> bytes:
@@ -45,6 +53,8 @@ def export_onnx(net: SessionNet) -> bytes:
     Outputs: ``probs`` (B, n_items) and the top ``EXPORT_TOP_K`` of each row, best first
     (``top_probs``, ``top_columns``); onnxruntime computes only the outputs a caller asks for.
     """
+    import torch
+
     net.eval()
     example = torch.tensor([[1, 1], [1, 0]], dtype=torch.int64)
     buf = io.BytesIO()
@@ -53,7 +63,7 @@ def export_onnx(net: SessionNet) -> bytes:
         # The legacy exporter is the one that needs no onnxscript; its tracer warnings concern
         # shape constants that are genuinely constant here (embedding width, head count).
         warnings.simplefilter("ignore")
-        torch.onnx.export(_WithTopK(net, min(EXPORT_TOP_K, net.n_items)), (example,), buf, dynamo=False,
+        torch.onnx.export(_with_top_k(net, min(EXPORT_TOP_K, net.n_items)), (example,), buf, dynamo=False,
                           input_names=[INPUT], output_names=outputs,
                           dynamic_axes={INPUT: {0: "batch", 1: "length"}, **{o: {0: "batch"} for o in outputs}},
                           opset_version=OPSET)
