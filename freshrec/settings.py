@@ -139,6 +139,10 @@ class Settings(BaseSettings):
     ab_variants: str = Field("online:50,fusion:50", description="Variants and shares, e.g. 'online:50,fusion:50' "
                                                               "(a name starting with 'fusion' = fixed fusion)")
     online_mf_sample: float = Field(0.25, ge=0, le=1, description="Share of events the BiasedMF learns from")
+    online_mf_max_users: int = Field(100_000, ge=1, description="BiasedMF keeps the factors of this many most "
+                                                                "recently active users (LRU)")
+    online_mf_max_items: int = Field(200_000, ge=1, description="BiasedMF keeps the factors of this many most "
+                                                                "recently interacted items (LRU)")
     online_checkpoint_dir: Path | None = Field(None, description="Online-model checkpoints; default "
                                                                 "<cache_dir>/models/online/<worker_app_id>")
     online_checkpoint_s: float = Field(60.0, ge=0, description="Seconds between online-model checkpoints; 0 = off")

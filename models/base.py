@@ -30,11 +30,17 @@ class Candidate:
 
 @dataclass(slots=True)
 class Interaction:
-    """One interaction inside a session, as models see it (the wire event minus transport fields)."""
+    """One interaction inside a session, as models see it (the wire event minus transport fields).
+
+    ``shown``: the items of the recommendation list the user saw before this interaction, when the
+    event carries them (an impression's ``shown``, repeated on a click on that list); never kept in
+    the session history, only on the interaction being learned.
+    """
 
     item: str
     type: str = "view"
     ts: int = 0
+    shown: list[str] | None = None
 
 
 @dataclass(slots=True)

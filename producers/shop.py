@@ -312,7 +312,8 @@ class Shop:
             if self.rng.random() < attract / (1.0 + 0.5 * pos):
                 click_ts = ts + 1500 + int(self.rng.integers(4000))
                 sess.pending.append((click_ts, dict(type="click", item_id=item_id, item=idx, page="detail",
-                                                    list_id=list_id, position=pos, variant=variant)))
+                                                    list_id=list_id, position=pos, variant=variant,
+                                                    shown=shown)))
                 if idx is not None:  # the click leads to the item's page; the old plan is dropped
                     self._view(sess, idx, click_ts + 500)
                 return

@@ -94,7 +94,7 @@ class SessionPolicy:
 
 
 def to_interaction(event: Event) -> Interaction:
-    return Interaction(item=event.item_id, type=event.type, ts=event.ts)
+    return Interaction(item=event.item_id, type=event.type, ts=event.ts, shown=event.shown)
 
 
 def to_session(user_id: str, state: SessionState, context: dict | None = None, *,

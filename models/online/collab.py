@@ -5,11 +5,17 @@ items is a negative (``y = 0``): popular items get sampled as negatives in propo
 popularity, so the factors learn taste rather than popularity (which the ranker has as a feature).
 Scoring a window reads the learned latents directly (one gather and a row-wise dot product)
 instead of calling ``predict_one`` per candidate.
+
+Memory is bounded: River keeps a bias and a latent vector per id forever, and a shop's stream brings
+new visitors without end. The ``max_users`` least recently learned users and the ``max_items`` least
+recently learned items are kept (LRU, touched on every update); an evicted id scores 0 like a new
+one, which is what an idle visitor's stale factors were worth anyway.
 """
 
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 
 import numpy as np
 from river import optim, reco
@@ -21,13 +27,16 @@ class OnlineMF(Estimator):
     name = "mf"
 
     def __init__(self, n_factors: int = 8, learning_rate: float = 0.05, l2: float = 0.001, negatives: int = 1,
-                 ring: int = 4096, sample: float = 1.0, seed: int = 0):
+                 ring: int = 4096, sample: float = 1.0, max_users: int = 100_000, max_items: int = 200_000,
+                 seed: int = 0):
         self.n_factors = n_factors
         self.sample = sample
         self.learning_rate = learning_rate
         self.l2 = l2
         self.negatives = negatives
         self.ring = ring
+        self.max_users = max_users
+        self.max_items = max_items
         self.seed = seed
         self.model = reco.BiasedMF(
             n_factors=n_factors, bias_optimizer=optim.SGD(learning_rate), latent_optimizer=optim.SGD(learning_rate),
@@ -36,22 +45,43 @@ class OnlineMF(Estimator):
         self._recent: list[str] = []
         self._at = 0
         self._rng = random.Random(seed)
+        # id -> None in learning order, oldest first: which factors to drop when over the bound.
+        self._users: OrderedDict[str, None] = OrderedDict()
+        self._items: OrderedDict[str, None] = OrderedDict()
 
     def learn_one(self, user: str, item: str) -> None:
         # BiasedMF costs ~45 us per update in Python: ``sample`` < 1 trades signal for throughput.
         if self.sample < 1.0 and self._rng.random() >= self.sample:
             return
         self.model.learn_one(user, item, 1.0)
+        self._touch(user, item)
         recent = self._recent
         for _ in range(self.negatives if recent else 0):
             neg = recent[self._rng.randrange(len(recent))]
             if neg != item:
                 self.model.learn_one(user, neg, 0.0)
+                self._touch(user, neg)
         if len(recent) < self.ring:
             recent.append(item)
         else:
             recent[self._at] = item
             self._at = (self._at + 1) % self.ring
+
+    def _touch(self, user: str, item: str) -> None:
+        m = self.model
+        users, items = self._users, self._items
+        users[user] = None
+        users.move_to_end(user)
+        while len(users) > self.max_users:
+            old, _ = users.popitem(last=False)
+            m.u_latents.pop(old, None)
+            m.u_biases.pop(old, None)
+        items[item] = None
+        items.move_to_end(item)
+        while len(items) > self.max_items:
+            old, _ = items.popitem(last=False)
+            m.i_latents.pop(old, None)
+            m.i_biases.pop(old, None)
 
     def affinity_many(self, users: list[str], items: list[str]) -> np.ndarray:
         """``u . i + b_i`` per (user, item) row; 0 where either side was never learned."""
@@ -68,12 +98,17 @@ class OnlineMF(Estimator):
         return (U * I).sum(axis=1) + b
 
     def state_dict(self) -> dict:
-        return {"model": self.model, "recent": list(self._recent), "at": self._at, "rng": self._rng.getstate()}
+        return {"model": self.model, "recent": list(self._recent), "at": self._at, "rng": self._rng.getstate(),
+                "users": list(self._users), "items": list(self._items)}
 
     def load_state_dict(self, state: dict) -> None:
         self.model = state["model"]
         self._recent, self._at = list(state["recent"]), state["at"]
         self._rng.setstate(state["rng"])
+        m = self.model
+        # Checkpoints from before the bound have no LRU order: rebuild it from the learned ids.
+        self._users = OrderedDict.fromkeys(state.get("users", list(m.u_latents)))
+        self._items = OrderedDict.fromkeys(state.get("items", list(m.i_latents)))
 
 
 def _vec(v, n: int) -> np.ndarray:

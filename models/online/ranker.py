@@ -3,7 +3,8 @@
 Learning is River's (``learn_one`` on sparse dicts: zero features dropped, so a row costs what it
 has); scoring is numpy: the model's weights are read once per batch into a vector and the whole
 window is one matrix-vector product. Positives are the item the user picked next, negatives are
-sampled from the list we had pushed to them (shown or generated but not picked).
+sampled from the items the shop showed them (the impression) or, when the event does not say, from
+the list we had pushed to them (generated but not picked).
 
 An untrained ranker must serve the fixed fusion's list, and its first updates must not wreck it: the
 weights start at ``prior`` on the fusion's position feature and the intercept at the base rate of
@@ -83,11 +84,15 @@ class OnlineRanker(Estimator):
                 for r in self.rank_pool(pool, k)[0]]
 
     # --- learning ----------------------------------------------------------------------------
-    def learn_one(self, X: np.ndarray, positive: int) -> None:
-        """Learn from one choice: row ``positive`` of ``X`` was picked, the others were not."""
+    def learn_one(self, X: np.ndarray, positive: int, negative_rows: Sequence[int] | None = None) -> None:
+        """Learn from one choice: row ``positive`` of ``X`` was picked, the others were not.
+
+        ``negative_rows`` narrows the negatives to the rows the user actually saw (an impression);
+        by default every other row of ``X`` may be drawn."""
         model = self.model
         names = FEATURES
-        others = [r for r in range(len(X)) if r != positive]
+        pool = range(len(X)) if negative_rows is None else negative_rows
+        others = [r for r in pool if r != positive]
         if len(others) > self.negatives:
             others = self._rng.sample(others, self.negatives)
         for r, y in [(positive, True), *((r, False) for r in others)]:

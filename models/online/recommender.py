@@ -7,8 +7,10 @@ also serves cold items nobody co-visited yet) and, in place of the fixed fusion,
 
 Per user the last pushed list is remembered (its top rows' features, bounded LRU): when the user's
 next interaction arrives, its rank in that list is a prequential metric (per A/B variant) and, if it
-is in the list, one positive plus sampled negatives train the ranker. Users never scored (a replay
-of training data) are scored every ``bootstrap_every``-th event so the ranker learns from history.
+is in the list, one positive plus sampled negatives train the ranker. Negatives are the items the
+shop showed (the event's ``shown``) when it says so, else any other item of the remembered list.
+Users never scored (a replay of training data) are scored every ``bootstrap_every``-th event so the
+ranker learns from history. The BiasedMF's factors are LRU-bounded (``mf_max_users``/``mf_max_items``).
 
 A/B: with ``experiment`` set, users are split by :func:`models.online.ab.assign` over ``variants``
 (``{"online": 50, "fusion": 50}``); a variant named ``fusion`` (or starting with it) is served by the
@@ -68,7 +70,8 @@ class OnlineRecommender(StreamRecommender):
                  diversity_cap: int | None = 4, top_k: int = 200, half_life_ms: float | None = WEEK_MS,
                  trending_half_life_ms: float | None = DAY_MS, learning_rate: float = 0.05, l2: float = 1e-5,
                  negatives: int = 4,
-                 mf_factors: int = 8, mf_sample: float = 1.0, profile_half_life_ms: float = 7 * DAY_MS,
+                 mf_factors: int = 8, mf_sample: float = 1.0, mf_max_users: int = 100_000,
+                 mf_max_items: int = 200_000, profile_half_life_ms: float = 7 * DAY_MS,
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
                  variants: Mapping[str, float] | None = None, seed: int = 0):
@@ -80,6 +83,8 @@ class OnlineRecommender(StreamRecommender):
         self.negatives = negatives
         self.mf_factors = mf_factors
         self.mf_sample = mf_sample
+        self.mf_max_users = mf_max_users
+        self.mf_max_items = mf_max_items
         self.profile_half_life_ms = profile_half_life_ms
         self.profile_categories = profile_categories
         self.bootstrap_every = bootstrap_every
@@ -90,7 +95,8 @@ class OnlineRecommender(StreamRecommender):
         self.seed = seed
 
         self.online_ranker = OnlineRanker(learning_rate=learning_rate, l2=l2, negatives=negatives, seed=seed)
-        self.mf = OnlineMF(n_factors=mf_factors, sample=mf_sample, seed=seed) if mf_factors else None
+        self.mf = OnlineMF(n_factors=mf_factors, sample=mf_sample, max_users=mf_max_users, max_items=mf_max_items,
+                           seed=seed) if mf_factors else None
         self.item_facts = ItemFacts()
         self.profiles = UserProfiles(half_life_ms=profile_half_life_ms)
         self.profile = ProfileSource(self.profiles, self.trending, profile_categories)
@@ -131,7 +137,7 @@ class OnlineRecommender(StreamRecommender):
                 pos = -1
             self.prequential.record(variant, pos + 1 if pos >= 0 else 0)
             if X is not None and pos >= 0 and pos < len(X):
-                self.online_ranker.learn_one(X, pos)
+                self.online_ranker.learn_one(X, pos, shown_rows(items, interaction.shown, pos))
         self.item_facts.learn_one(interaction)
         self.profiles.learn_one(user, interaction, self.item_facts)
         if self.mf is not None:
@@ -231,6 +237,19 @@ class OnlineRecommender(StreamRecommender):
         self._last.clear()
 
 
+def shown_rows(items: list[str], shown: Sequence[str] | None, positive: int) -> list[int] | None:
+    """Rows of the remembered list that the impression showed, the picked one excepted.
+
+    ``None`` (draw from the whole remembered list) without an impression, or when none of the shown
+    items is in the list we remember (the shop showed another list: no feature rows for them).
+    """
+    if not shown:
+        return None
+    row = {item: r for r, item in enumerate(items)}
+    rows = [r for item in dict.fromkeys(shown) if (r := row.get(item)) is not None and r != positive]
+    return rows or None
+
+
 def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
     """The worker's online recommender: ``FRESHREC_WORKER_RECOMMENDER=models.online.recommender:from_settings``.
 
@@ -243,5 +262,6 @@ def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
     return OnlineRecommender(page_rules=page_rules, window=s.covis_window, top_k=s.covis_top_k,
                              half_life_ms=s.covis_half_life_s * 1000.0,
                              trending_half_life_ms=s.trending_half_life_s * 1000.0, mf_sample=s.online_mf_sample,
+                             mf_max_users=s.online_mf_max_users, mf_max_items=s.online_mf_max_items,
                              experiment=s.ab_experiment or None,
                              variants=parse_shares(s.ab_variants) if s.ab_experiment else None)

@@ -156,6 +156,7 @@ def test_closed_loop_logs_impressions_and_taste_driven_clicks():
     assert 0 <= len(views) - len(imps) <= 1  # a view in the run's last 150 ms has no impression yet
     assert all(e.shown == items[: shop.rec_slots] and e.variant == "B" for e in imps)
     assert clicks and all(c.item_id == items[c.position] and c.variant == "B" for c in clicks)
+    assert all(c.shown == items[: shop.rec_slots] for c in clicks)  # the impression, for rankers' negatives
     lists = {e.list_id: e for e in imps}
     assert all(c.list_id in lists and lists[c.list_id].user_id == c.user_id for c in clicks)
 
