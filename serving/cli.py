@@ -7,6 +7,13 @@ import typer
 from freshrec.settings import Settings, redact_url
 
 
+def production_app():
+    """The app ``freshrec serve`` runs (each ``--workers`` process builds its own from FRESHREC_*)."""
+    from serving.api import create_app
+
+    return create_app(Settings(), tune_gc=True)
+
+
 def serve(
     host: str = typer.Option(None, envvar="FRESHREC_SERVE_HOST", show_envvar=True,
                              help="Address to listen on (default 127.0.0.1)."),
@@ -22,11 +29,10 @@ def serve(
     produces posted events to FRESHREC_TOPIC_EVENTS on FRESHREC_KAFKA_BOOTSTRAP.
     """
     import uvicorn
-
-    from serving.api import create_app
-    from serving.client import RecClient
-
     from pydantic import ValidationError
+
+    from freshrec.kafka_security import KafkaSecurityError, aiokafka_config
+    from serving.client import RecClient
 
     try:
         settings = Settings()
@@ -46,16 +52,22 @@ def serve(
         typer.secho(f"error: {exc}; check FRESHREC_REDIS_READ_URL / FRESHREC_REDIS_PREFIX",
                     err=True, fg=typer.colors.RED)
         raise typer.Exit(2)
+    try:
+        aiokafka_config(settings)  # POST /events' producer; checked here, not at the first event
+    except KafkaSecurityError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
     typer.echo(f"serving on http://{host}:{port}/  (redis {redact_url(settings.reader_url)}, "
                f"kafka {settings.kafka_bootstrap})")
+    # "auto": uvloop and httptools when installed (uvicorn[standard]), else asyncio and h11; on the
+    # 2-core VM they took the server's CPU per request from ~0.46 to ~0.2 ms (docs/benchmarks.md)
     options = dict(host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
-                   loop="asyncio", http="h11", lifespan="on")
+                   loop="auto", http="auto", lifespan="on")
     try:
         if workers > 1:
-            # each worker process builds its app from the same FRESHREC_* environment
-            uvicorn.run("serving.api:create_app", factory=True, workers=workers, **options)
+            uvicorn.run("serving.cli:production_app", factory=True, workers=workers, **options)
         else:
-            uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+            uvicorn.Server(uvicorn.Config(production_app(), **options)).run()
     except OSError as exc:
         typer.secho(f"error: cannot listen on {host}:{port} ({exc}); pick another --port or FRESHREC_SERVE_PORT",
                     err=True, fg=typer.colors.RED)

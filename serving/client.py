@@ -7,7 +7,9 @@
 The user's list, the page item's list and trending are fetched with three pipelined HGETs in one round
 trip (no transaction: they are independent keys, and the read-only user may not run scripts), written
 together with other concurrent lookups' by :class:`serving.connections.AutoPipeline`. Which list is
-shown is decided by :func:`serving.blend.choose`.
+shown is decided by :func:`serving.blend.choose`. Decoded lists are kept by their exact body bytes:
+trending and the item lists are the same bytes for thousands of lookups, and decoding them again
+was a third of a lookup's CPU.
 
 When Redis is slow or down, the page gets, in order: the last good list served for the same
 (user, item) from a bounded in-process cache, the last good trending list, or an empty list, each
@@ -29,7 +31,7 @@ from redis.exceptions import RedisError
 
 from freshrec.settings import Settings
 from serving.blend import Recommendations, choose
-from serving.connections import AutoPipeline
+from serving.connections import AutoPipeline, pack
 from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ MAX_K = 100
 #: what a Redis outage or a slow Redis raises through redis.asyncio
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 DISCOVER_S = 30.0
+DECODED_CACHE = 4096  # lists kept decoded, by body bytes
 
 
 class InvalidIdError(ValueError):
@@ -61,6 +64,8 @@ class RecClient:
         self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
         self._trending: Recommendations | None = None
         self._pipeline: AutoPipeline | None = None
+        self._decoded: dict[bytes, RecList | None] = {}
+        self._trending_hget: tuple[Keys, bytes] | None = None  # (for which keys, packed HGET)
         self._discovered: dict[str, tuple[float, list[str]]] = {}
         self._last_warning = 0.0
         self._unlogged_failures = 0
@@ -88,23 +93,28 @@ class RecClient:
             raise ValueError(f"k: must be an integer between 1 and {MAX_K}, got {k!r}")
         user_key = self._key(self.keys.user_recs, user_id, "user") if user_id else None
         item_key = self._key(self.keys.item_recs, item_id, "item") if item_id else None
-        keys = [key for key in (user_key, item_key, self.keys.trending()) if key]
+        keys = [key for key in (user_key, item_key) if key]
+        if self._trending_hget is None or self._trending_hget[0] is not self.keys:  # keys were replaced
+            self._trending_hget = (self.keys, pack(("HGET", self.keys.trending(), BODY_FIELD)))
+        packed = b"".join([*(pack(("HGET", key, BODY_FIELD)) for key in keys), self._trending_hget[1]])
         try:
-            bodies = await self._hget_bodies(keys)
+            bodies = await self.pipeline.execute_packed(packed, len(keys) + 1, self.timeout_s)
         except REDIS_ERRORS as exc:
             return self._fallback(user_id, item_id, k, exc)
-        lists = dict(zip(keys, (self._decode(key, body) for key, body in zip(keys, bodies))))
-        trending = lists[self.keys.trending()]
-        recs = choose(lists.get(user_key), lists.get(item_key), trending, page_item=item_id, k=k,
-                      now_ms=int(time.time() * 1000), fresh_ms=self.fresh_ms)
+        lists = [self._decode(key, body) for key, body in zip([*keys, "trending"], bodies)]
+        user = lists[0] if user_key else None
+        item = lists[-2] if item_key else None
+        trending = lists[-1]
+        recs = choose(user, item, trending, page_item=item_id, k=k, now_ms=int(time.time() * 1000),
+                      fresh_ms=self.fresh_ms)
         self._remember(user_id, item_id, recs, trending, k)
         return recs
 
-    async def _hget_bodies(self, keys: list[str]) -> list[bytes | None]:
+    @property
+    def pipeline(self) -> AutoPipeline:
         if self._pipeline is None or self._pipeline.redis is not self.redis:  # lazily: needs a running loop
             self._pipeline = AutoPipeline(self.redis)
-        async with asyncio.timeout(self.timeout_s):
-            return await self._pipeline.execute([("HGET", key, BODY_FIELD) for key in keys])
+        return self._pipeline
 
     def _key(self, build, value: str, field: str) -> str:
         try:
@@ -116,11 +126,19 @@ class RecClient:
         if body is None:
             return None
         try:
-            return decode_rec_list(body)
+            return self._decoded[body]
+        except KeyError:
+            pass
+        try:
+            decoded = decode_rec_list(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             # a malformed list is the writer's bug; the page falls through to the next source
             log.warning("ignoring malformed list at %s: %s", key, exc)
-            return None
+            decoded = None
+        if len(self._decoded) >= DECODED_CACHE:
+            self._decoded.clear()  # crude but O(1) per lookup; hot lists come back within a lookup or two
+        self._decoded[body] = decoded
+        return decoded
 
     # --- outage fallbacks -------------------------------------------------------------------
     def _remember(self, user_id: str | None, item_id: str | None, recs: Recommendations,
@@ -154,16 +172,25 @@ class RecClient:
     async def get_item(self, item_id: str) -> dict[str, Any] | None:
         """The catalog entry ``item:{id}`` as a dict, None when unknown."""
         key = self._key(self.keys.item, item_id, "item")
-        async with asyncio.timeout(max(self.timeout_s, 0.5)):
-            raw = await self.redis.get(key)
-        if raw is None:
-            return None
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            log.warning("ignoring malformed catalog entry at %s", key)
-            return None
-        return value if isinstance(value, dict) else None
+        (raw,) = await self.pipeline.execute([("GET", key)], max(self.timeout_s, 0.5))
+        return _catalog_entry(key, raw)
+
+    async def get_titles(self, item_ids: list[str]) -> dict[str, str]:
+        """Titles of the catalog entries of ``item_ids`` (unknown ones left out), in one ``MGET``.
+
+        Same connection as the lookups (already connected and authenticated when a list was just read,
+        so one round trip); raises on a Redis error or timeout so the caller can say the titles are missing.
+        """
+        if not item_ids:
+            return {}
+        keys = [self._key(self.keys.item, i, "item") for i in item_ids]
+        (raws,) = await self.pipeline.execute([("MGET", *keys)], max(self.timeout_s, 0.5))
+        out = {}
+        for item_id, key, raw in zip(item_ids, keys, raws):
+            value = _catalog_entry(key, raw)
+            if value is not None and isinstance(value.get("title"), str):
+                out[item_id] = value["title"]
+        return out
 
     async def get_hashes(self, pattern_kind: str, limit: int = 200) -> dict[str, dict[str, str]]:
         """Every ``stats:*`` or ``ab:*`` hash (at most ``limit``), by key without the prefix."""
@@ -199,6 +226,17 @@ class RecClient:
                 return bool(await self.redis.ping())
         except REDIS_ERRORS:
             return False
+
+
+def _catalog_entry(key: str, raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        log.warning("ignoring malformed catalog entry at %s", key)
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _s(value: bytes | str) -> str:

@@ -10,17 +10,17 @@ answer identically, including the 422 ``{"detail": {"field", "reason"}}`` errors
 
 from __future__ import annotations
 
-import asyncio
 import re
 from urllib.parse import parse_qsl
 
 import orjson
 
+from serving.blend import Recommendations
 from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.metrics import ApiMetrics
 
 PATH = "/recommendations"
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # used with fullmatch: match's ``$`` lets "a\n" through
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -59,30 +59,23 @@ async def recommendations_body(rc: RecClient, metrics: ApiMetrics, user: str | N
         # for people: each item's title, and the items a reason names spelled as titles
         # ("similar to i42" -> "similar to Trail shoe 42"); the words of a reason that are no item's id
         # simply find nothing in the same MGET
-        words = {w for r in recs.items for w in r.reason.split(" ")}
-        titles = await _titles(rc, list(dict.fromkeys([*(r.item for r in recs.items), *sorted(words)]))[:64])
+        try:
+            titles = await rc.get_titles(title_ids(recs))
+        except REDIS_ERRORS:  # titles are decoration: the ids still show, and the body says why
+            titles, body["details_degraded"] = {}, True
+            metrics.details_degraded()
+        else:
+            body["details_degraded"] = False
         for entry in body["items"]:
             entry["title"] = titles.get(entry["item"])
             entry["reason_text"] = " ".join(titles.get(w, w) for w in entry["reason"].split(" "))
     return 200, orjson.dumps(body)
 
 
-async def _titles(rc: RecClient, ids: list[str]) -> dict[str, str]:
-    ids = [i for i in ids if _ID.match(i)]  # reason words that cannot be ids are not looked up
-    try:
-        async with asyncio.timeout(max(rc.timeout_s, 0.2)):
-            raws = await rc.redis.mget([rc.keys.item(i) for i in ids])
-    except REDIS_ERRORS:  # titles are decoration; the ids still show
-        return {}
-    out = {}
-    for item_id, raw in zip(ids, raws):
-        try:
-            value = orjson.loads(raw) if raw else None
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("title"), str):
-            out[item_id] = value["title"]
-    return out
+def title_ids(recs: Recommendations, limit: int = 64) -> list[str]:
+    """The listed items, then the words of their reasons that could be item ids, without duplicates."""
+    words = sorted({w for r in recs.items for w in r.reason.split(" ") if _ID.fullmatch(w)})
+    return list(dict.fromkeys([*(r.item for r in recs.items), *words]))[:limit]
 
 
 _HEADERS = [(b"content-type", b"application/json")]

@@ -31,6 +31,8 @@ class ApiMetrics:
                                    registry=self.registry)
         self.events = Counter("freshrec_api_events", "Events received by POST /events",
                               ["outcome"], registry=self.registry)
+        self.titles_missing = Counter("freshrec_details_degraded", "details=1 answers sent without titles "
+                                      "because the catalog read failed or timed out", registry=self.registry)
         self.redis_up = Gauge("freshrec_redis_up", "1 when the last health check reached Redis",
                               registry=self.registry)
 
@@ -54,6 +56,9 @@ class ApiMetrics:
         child.inc()
         if freshness_ms is not None and not degraded:
             self.freshness.observe(freshness_ms / 1000.0)
+
+    def details_degraded(self) -> None:
+        self.titles_missing.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,8 +1,8 @@
 """The demo page's live panel: events/s, freshness, model version and per-variant CTR.
 
 Figures come from the worker's ``stats:{name}`` hashes (counters, gauges and the ``fh:<upper ms>``
-freshness histogram of ``streams/writer.py``) and the ``ab:{experiment}:{variant}`` hashes
-(impressions, clicks, orders). Field names are looked up from short lists of synonyms, and anything
+freshness histogram, read with the key schema's :func:`streams.keys.percentile_from_histogram`) and
+the ``ab:{experiment}:{variant}`` hashes (impressions, clicks, orders). Field names are looked up from short lists of synonyms, and anything
 absent is ``None`` (the page shows "-"): the panel must never break because a counter was renamed.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+from streams.keys import percentile_from_histogram
 
 EVENT_COUNTERS = ("events", "events_total", "events_processed", "processed")
 RATE_GAUGES = ("events_per_s", "rate")
@@ -32,30 +34,14 @@ def _first(hashes: list[dict[str, str]], names: tuple[str, ...]) -> str | None:
     return None
 
 
-def histogram(hashes: list[dict[str, str]]) -> dict[float, float]:
-    """The summed ``fh:<upper ms>`` buckets of the worker's freshness histogram."""
-    counts: dict[float, float] = {}
+def histogram(hashes: list[dict[str, str]]) -> dict[str, float]:
+    """The summed ``fh:<upper ms>`` buckets of the worker's freshness histogram, by field name."""
+    counts: dict[str, float] = {}
     for h in hashes:
         for name, value in h.items():
-            if not name.startswith("fh:"):
-                continue
-            upper, n = (_num(name[3:]) if name != "fh:inf" else float("inf")), _num(value)
-            if upper is not None and n:
-                counts[upper] = counts.get(upper, 0.0) + n
+            if name.startswith("fh:") and _num(name[3:]) is not None and (n := _num(value)):
+                counts[name] = counts.get(name, 0.0) + n
     return counts
-
-
-def histogram_quantile(counts: dict[float, float], q: float) -> float | None:
-    """Quantile (ms) of a bucket histogram: the upper bound of the bucket holding it."""
-    total = sum(counts.values())
-    if not total:
-        return None
-    acc = 0.0
-    for upper in sorted(counts):
-        acc += counts[upper]
-        if acc >= q * total:
-            return upper
-    return None
 
 
 @dataclass
@@ -63,7 +49,7 @@ class LivePanel:
     """Turns raw hashes into panel figures; remembers the last event count to derive a rate."""
 
     _last: tuple[float, float] | None = field(default=None, repr=False)
-    _last_hist: dict[float, float] = field(default_factory=dict, repr=False)
+    _last_hist: dict[str, float] = field(default_factory=dict, repr=False)
 
     def figures(self, stats: dict[str, dict[str, str]], ab: dict[str, dict[str, str]],
                 now: float | None = None) -> dict:
@@ -80,7 +66,7 @@ class LivePanel:
         recent = {b: n - self._last_hist.get(b, 0.0) for b, n in hist.items() if n > self._last_hist.get(b, 0.0)}
         self._last_hist = hist
         window = recent or hist
-        p50, p99 = histogram_quantile(window, 0.5), histogram_quantile(window, 0.99)
+        p50, p99 = percentile_from_histogram(window, 0.5), percentile_from_histogram(window, 0.99)
         if p50 is None:
             p50 = _num(_first(hashes, FRESHNESS_GAUGES))
         variants = {}

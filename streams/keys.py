@@ -20,6 +20,9 @@ Key                          | type   | written by | read by  | content
 ``{p}ab:{experiment}:{var}`` | hash   | worker     | serving  | per-variant impressions, clicks, orders
 
 ``{p}`` is the configurable prefix (default ``fr:``) so several deployments can share one Redis.
+
+A ``stats:{name}`` hash holds, besides counters, a freshness histogram: fields ``fh:<upper ms>`` (and
+``fh:inf``) counting events by write delay; :func:`percentile_from_histogram` is the one reading of it.
 """
 
 from __future__ import annotations
@@ -138,3 +141,32 @@ return 1
 
 BODY_FIELD = "body"
 TS_FIELD = "ts"
+
+
+def percentile_from_histogram(hist: dict[str, int | float | str], q: float) -> float | None:
+    """``q``-quantile (0..1) of ``fh:<upper ms>`` counts: the upper bound (ms) of the bucket holding it.
+
+    Counts may be numbers or the strings a Redis hash returns; other fields, malformed bounds and
+    non-positive counts are ignored. None when the histogram is empty.
+    """
+    rows = []
+    for name, n in hist.items():
+        if not name.startswith("fh:"):
+            continue
+        try:
+            upper, count = float(name[3:]), float(n)
+        except (TypeError, ValueError):
+            continue
+        if count > 0:
+            rows.append((upper, count))
+    rows.sort()
+    total = sum(n for _, n in rows)
+    if not total:
+        return None
+    need = q * total
+    acc = 0.0
+    for upper, n in rows:
+        acc += n
+        if acc >= need:
+            return upper
+    return rows[-1][0]

@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, TimeoutError as RedisTimeoutError
 
 from streams.keys import WRITE_IF_NEWER_LUA, Keys, RecList, encode_rec_list
+from streams.keys import percentile_from_histogram  # noqa: F401 - re-exported for older importers
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +28,6 @@ FRESHNESS_BUCKETS_MS: tuple[float, ...] = tuple(round(0.5 * 2 ** (i / 4), 2) for
 def freshness_bucket(ms: float) -> str:
     i = bisect.bisect_left(FRESHNESS_BUCKETS_MS, ms)
     return f"fh:{FRESHNESS_BUCKETS_MS[i]}" if i < len(FRESHNESS_BUCKETS_MS) else "fh:inf"
-
-
-def percentile_from_histogram(hist: dict[str, int], q: float) -> float | None:
-    """``q``-quantile (0..1) from ``fh:<upper>`` counts; returns the bucket's upper bound (ms)."""
-    rows = sorted((float(k[3:]), n) for k, n in hist.items() if k.startswith("fh:") and n > 0)
-    total = sum(n for _, n in rows)
-    if not total:
-        return None
-    need = q * total
-    acc = 0
-    for upper, n in rows:
-        acc += n
-        if acc >= need:
-            return upper
-    return rows[-1][0]
 
 
 class RedisWriter:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.stats import LivePanel, histogram, histogram_quantile
+from serving.stats import LivePanel, histogram
+from streams.keys import percentile_from_histogram
 
 
 def test_everything_absent_is_none():
@@ -46,8 +47,16 @@ def test_ctr_per_variant_and_junk_tolerated():
     assert figures["variants"]["rank:C"]["ctr"] is None
 
 
-def test_histogram_quantile():
-    counts = histogram([{"fh:1.0": "1", "fh:4.0": "3", "other": "9"}])
-    assert counts == {1.0: 1.0, 4.0: 3.0}
-    assert histogram_quantile(counts, 0.25) == 1.0 and histogram_quantile(counts, 0.5) == 4.0
-    assert histogram_quantile({}, 0.5) is None
+def test_histogram_sums_hashes_and_skips_junk():
+    counts = histogram([{"fh:1.0": "1", "fh:4.0": "3", "other": "9", "fh:x": "2"}, {"fh:4.0": "1", "fh:inf": "0"}])
+    assert counts == {"fh:1.0": 1.0, "fh:4.0": 4.0}
+    assert percentile_from_histogram(counts, 0.2) == 1.0 and percentile_from_histogram(counts, 0.5) == 4.0
+
+
+def test_one_quantile_for_the_worker_and_the_panel():
+    # the raw hash as Redis returns it (strings) and the writer's ints give the same answer
+    raw = {"fh:2.0": "90", "fh:50.0": "10", "fh:inf": "1", "events": "7", "fh:bad": "3"}
+    assert percentile_from_histogram(raw, 0.5) == 2.0
+    assert percentile_from_histogram(raw, 0.995) == float("inf")
+    assert percentile_from_histogram({"fh:2.0": 90, "fh:50.0": 10}, 0.99) == 50.0
+    assert percentile_from_histogram({}, 0.5) is None and percentile_from_histogram({"fh:1.0": "0"}, 0.5) is None
