@@ -73,7 +73,6 @@ class Handlers:
             msg = event.message
             routed.append(route_event(event.value, event.key, topic=msg.topic, partition=msg.partition,
                                       offset=msg.offset))
-        self.ab.count(routed)
         for event in window:
             msg = event.message
             self.offsets[f"{msg.topic}:{msg.partition}"] = msg.offset
@@ -84,6 +83,7 @@ class Handlers:
             return decode_state(raw) if raw is not None else None
 
         out = self.processor.process(routed, get_state)
+        self.ab.count(out.kept)
         for user, state in out.states.items():
             sessions[user] = encode_state(state)
         for user in out.forgotten:

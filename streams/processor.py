@@ -32,6 +32,8 @@ class WindowResult:
     event_ts: list[int] = field(default_factory=list)
     duplicates: int = 0
     accepted: int = 0
+    # The accepted events themselves (not dead letters, not duplicates): what A/B counters count.
+    kept: list[Event] = field(default_factory=list)
 
 
 class EventProcessor:
@@ -69,6 +71,7 @@ class EventProcessor:
             out.forgotten.discard(user)
             out.states[user] = state
             out.accepted += 1
+            out.kept.append(ev)
             if not ev.is_interaction:
                 continue
             out.event_ts.append(ev.ts)
