@@ -109,8 +109,9 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 disables the web server")
     worker_metrics_port: int = Field(0, ge=0, le=65535,
                                      description="Prometheus /metrics port of the worker; 0 disables it")
-    worker_recommender: str = Field("models.recommender:StreamRecommender",
-                                    description="module:factory of the Recommender the worker drives")
+    worker_recommender: str = Field("models.recommender:from_settings",
+                                    description="module:factory of the Recommender the worker drives (a factory "
+                                                "with a `settings` parameter gets the worker's settings)")
     worker_take_max: int = Field(500, ge=1, le=10_000, description="Events per scoring window (stream.take)")
     worker_take_ms: float = Field(20.0, gt=0, description="Longest wait to fill a scoring window, ms")
     rec_k: int = Field(20, ge=1, le=200, description="Items per user / item recommendation list")
@@ -121,7 +122,10 @@ class Settings(BaseSettings):
     session_inactivity_s: float = Field(1800.0, gt=0, description="Inactivity that starts a new session")
     session_max_items: int = Field(200, ge=1, description="Bound of the purchased and recently-seen sets")
     session_max_event_ids: int = Field(256, ge=1, description="Recent event ids kept per user (dedup)")
-    covis_window: int = Field(5, ge=1, le=50, description="Co-visitation pairs within this many positions")
+    session_idle_ttl_s: float = Field(86400.0, ge=0, description="A user's session state is deleted (changelog "
+                                                                 "tombstone) after this long without events; 0 = never")
+    session_expiry_interval_s: float = Field(60.0, gt=0, description="Seconds between sweeps for idle sessions")
+    covis_window: int = Field(8, ge=1, le=50, description="Co-visitation pairs within this many positions")
     covis_half_life_s: float = Field(7 * 86400.0, gt=0, description="Half-life of co-visitation weights")
     covis_top_k: int = Field(200, ge=1, description="Neighbours kept per item after pruning")
     trending_half_life_s: float = Field(3600.0, gt=0, description="Half-life of trending popularity")

@@ -12,6 +12,7 @@ import faust
 
 from freshrec.settings import Settings
 from streams.deep_swap import deep_swapper
+from streams.expiry import expire
 from streams.handlers import Handlers
 from streams.topics import Topics
 
@@ -64,6 +65,20 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         async def checkpoint_on_shutdown(app, **kwargs):
             h.checkpoint_online()
 
+    # Every worker sweeps the sessions it holds; only rows of partitions it owns now get tombstones.
+    sessions = h.tables.sessions
+    expire_sessions = None
+    if sessions.idle is not None:
+        @app.timer(settings.session_expiry_interval_s, name="expire-sessions")
+        async def expire_sessions():
+            if app.rebalancing:
+                return  # the assignment is in flux: a row could look like another worker's
+            try:
+                owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.topic_events}
+                await expire(sessions, sessions.idle, lambda key: sessions.partition_for_key(key) in owned)
+            except Exception:  # noqa: BLE001 - a failed sweep is retried next tick; it must not stop the worker
+                log.exception("session expiry sweep failed")
+
     # Not on the leader only: every worker scores with its own copy of the deep model.
     swapper = deep_swapper(settings, h)
     if swapper is not None:
@@ -73,4 +88,4 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
     return {"events": events, "item-updates": item_updates, "catalog": catalog,
             "publish-neighbors": publish_neighbors, "publish-trending": publish_trending,
-            "flush-stats": flush_stats}
+            "flush-stats": flush_stats, "expire-sessions": expire_sessions}

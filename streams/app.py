@@ -7,6 +7,7 @@ workers (own app id, topics, key prefix) side by side.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,7 +32,9 @@ class RecommenderLoadError(ValueError):
     """``worker_recommender`` does not name an importable ``module:factory``."""
 
 
-def load_recommender(spec: str):
+def load_recommender(spec: str, settings: Settings | None = None):
+    """Import ``module:factory`` and call it; a factory with a ``settings`` parameter (the
+    ``from_settings`` ones) gets ``settings``, so a worker built with overrides is configured by them."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise RecommenderLoadError(f"FRESHREC_WORKER_RECOMMENDER={spec!r}: expected 'module:factory'")
@@ -39,7 +42,16 @@ def load_recommender(spec: str):
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise RecommenderLoadError(f"FRESHREC_WORKER_RECOMMENDER={spec!r}: cannot import it ({exc})") from None
+    if settings is not None and _takes_settings(factory):
+        return factory(settings=settings)
     return factory()
+
+
+def _takes_settings(factory) -> bool:
+    try:
+        return "settings" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and some C types have no signature
+        return False
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -88,7 +100,7 @@ class Pipeline:
 
 def build(settings: Settings, recommender=None) -> Pipeline:
     if recommender is None:
-        recommender = load_recommender(settings.worker_recommender)
+        recommender = load_recommender(settings.worker_recommender, settings)
     app = make_app(settings)
     policy = SessionPolicy(max_events=settings.session_max_events,
                            inactivity_ms=int(settings.session_inactivity_s * 1000),

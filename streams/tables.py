@@ -3,7 +3,8 @@
 Values are msgspec-encoded bytes (raw serializer): one fast codec call at the boundary and compact
 memory, with no Faust model reconstruction on recovery.
 
-- ``sessions`` (user -> :class:`streams.session.SessionState`), partitioned like the events topic.
+- ``sessions`` (user -> :class:`streams.session.SessionState`), partitioned like the events topic;
+  its :class:`SessionsTable` indexes keys by last write so idle users expire (``streams.expiry``).
 - ``item-stats`` (item -> :class:`streams.covis.ItemStats`), partitioned like the item-updates topic.
 - ``neighbors`` (global, item -> :class:`streams.covis.NeighborList`): every worker holds all items'
   published lists, so any worker can score any user.
@@ -24,6 +25,7 @@ from faust.types import EventT
 from kafka.partitioner.default import murmur2
 
 from freshrec.settings import Settings
+from streams.expiry import IdleIndex
 
 ChangelogHook = Callable[[EventT], Awaitable[None]]
 
@@ -39,6 +41,27 @@ class KeyPartitionedTable(faust.Table):
         return key_partition(key, self.changelog_topic.partitions or self.app.conf.topic_partitions)
 
 
+class SessionsTable(KeyPartitionedTable):
+    """The ``sessions`` table plus the index of its keys by last write (``idle``; None = no expiry)."""
+
+    idle: IdleIndex | None = None
+
+    def on_key_set(self, key, value) -> None:
+        super().on_key_set(key, value)
+        if self.idle is not None:
+            self.idle.touch(key)
+
+    def on_key_del(self, key) -> None:
+        super().on_key_del(key)
+        if self.idle is not None:
+            self.idle.discard(key)
+
+    async def adopt_recovered(self) -> None:
+        # Recovery fills the store directly (no on_key_set): index what it restored, as written now.
+        if self.idle is not None:
+            self.idle.adopt(self.data.keys())
+
+
 class KeyPartitionedGlobalTable(faust.GlobalTable):
     def partition_for_key(self, key) -> int:
         return key_partition(key, self.changelog_topic.partitions or 1)
@@ -46,7 +69,7 @@ class KeyPartitionedGlobalTable(faust.GlobalTable):
 
 @dataclass(frozen=True)
 class Tables:
-    sessions: faust.Table
+    sessions: SessionsTable
     item_stats: faust.Table
     neighbors: faust.GlobalTable
     catalog: faust.GlobalTable
@@ -68,8 +91,7 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
     glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1,
             "synchronize_all_active_partitions": True}
     tables = Tables(
-        sessions=_table(app, KeyPartitionedTable, "sessions", partitions=n, help="user -> session state",
-                        **raw),
+        sessions=_table(app, SessionsTable, "sessions", partitions=n, help="user -> session state", **raw),
         item_stats=_table(app, KeyPartitionedTable, "item-stats", partitions=n,
                           help="item -> decayed co-visitation counts", **raw),
         neighbors=_table(app, KeyPartitionedGlobalTable, "neighbors", on_changelog_event=on_neighbors,
@@ -77,6 +99,9 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
         catalog=_table(app, KeyPartitionedGlobalTable, "catalog", on_changelog_event=on_catalog,
                        help="item -> catalog item JSON", **glob, **raw),
     )
+    if settings.session_idle_ttl_s > 0:
+        tables.sessions.idle = IdleIndex(settings.session_idle_ttl_s)
+        tables.sessions.on_recover(tables.sessions.adopt_recovered)
     for table in (tables.sessions, tables.item_stats, tables.neighbors, tables.catalog):
         # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys,
         # so a user's changelog partition is the partition of the user's events.

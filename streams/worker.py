@@ -50,7 +50,7 @@ def worker(
     from streams.topics import ensure_topics
 
     try:
-        recommender = load_recommender(settings.worker_recommender)  # before touching the broker
+        recommender = load_recommender(settings.worker_recommender, settings)  # before touching the broker
     except RecommenderLoadError as exc:
         _fail(str(exc))
     try:
