@@ -16,11 +16,13 @@ HTTP/1.1 connections with a minimal client, so the load generator costs little o
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,57 +39,121 @@ def _percentiles(lat_s: list[float]) -> dict[str, float]:
 
 
 async def fixed_rate(call: Callable[[int], Awaitable[object]], rate: float, seconds: float) -> dict:
-    """Start ``call(i)`` at ``i / rate`` s; latency from the scheduled start; counts errors."""
+    """Start ``call(i)`` at ``i / rate`` s; latency from the scheduled start; counts errors.
+
+    Times are ``perf_counter`` (uvloop's ``loop.time()`` has millisecond resolution). A request whose
+    start the event loop could not honour in time (the process was descheduled, a burst was being
+    handled) still counts from its scheduled start: queueing is part of the latency.
+    """
     n = int(rate * seconds)
     lat: list[float] = []
     service: list[float] = []
     errors = 0
+    clock = time.perf_counter
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task] = set()
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
-        started = loop.time()
+        started = clock()
         try:
             await call(i)
         except Exception:  # noqa: BLE001 - counted, the run goes on
             errors += 1
             return
-        done = loop.time()
+        done = clock()
         lat.append(done - scheduled)
         service.append(done - started)
 
-    t0 = loop.time() + 0.05
+    t0 = clock() + 0.05
     i = 0
     while i < n:
-        now = loop.time()
+        now = clock()
         while i < n and t0 + i / rate <= now:
             task = loop.create_task(one(i, t0 + i / rate))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             i += 1
         if i < n:
-            await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+            await asyncio.sleep(max(0.0, t0 + i / rate - clock()))
     if tasks:
         await asyncio.wait(tasks)
-    elapsed = loop.time() - t0
-    out = {"rate": rate, "requests": n, "errors": errors, "achieved_rps": round(len(lat) / elapsed, 1)}
+    elapsed = clock() - t0
+    out = {"rate": rate, "requests": n, "errors": errors, "achieved_rps": round(len(lat) / elapsed, 1),
+           "elapsed_s": elapsed}
     out.update(_percentiles(lat or [float("nan")]))
     svc = _percentiles(service or [float("nan")])
     out.update({"service_p50_ms": svc["p50_ms"], "service_p99_ms": svc["p99_ms"]})
     return out
 
 
+async def phases(call: Callable[[int], Awaitable[object]], rate: float, seconds: float, concurrency: int,
+                 pids: dict[str, Callable[[], list[int]]]) -> dict:
+    """Warm up, then the fixed-rate phase, then max rate; per ``pids`` entry, CPU and run-queue wait.
+
+    ``{name}_cpu_ms_per_request``: CPU of those processes per request of the fixed-rate phase;
+    ``{name}_runqueue_ms_per_s``: how long per second they were runnable but waiting for a core
+    (``/proc/<pid>/schedstat``), the stall no code change removes. After the warm-up, what is allocated
+    so far is frozen out of the garbage collector (as ``freshrec serve`` does after startup); the
+    collections of this process during the phase are counted with their longest pause.
+    """
+    from serving.api import freeze_gc
+
+    for i in range(500):  # connections, code paths, caches
+        await call(i)
+    freeze_gc()
+    pauses: list[float] = []
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started[0])
+    before = {name: _sched(pid()) for name, pid in pids.items()}
+    gc.callbacks.append(on_gc)
+    try:
+        result = await fixed_rate(call, rate, seconds)
+    finally:
+        gc.callbacks.remove(on_gc)
+    wall = result.pop("elapsed_s")
+    for name, pid in pids.items():
+        cpu, wait = (a - b for a, b in zip(_sched(pid()), before[name]))
+        result[f"{name}_cpu_ms_per_request"] = round(cpu * 1000 / max(1, result["requests"]), 4)
+        result[f"{name}_runqueue_ms_per_s"] = round(wait * 1000 / wall, 1)
+    result.update({"gc_collections": len(pauses), "gc_max_pause_ms": round(max(pauses, default=0.0) * 1000, 2)})
+    result.update(await max_rate(call, concurrency, seconds))
+    return result
+
+
+def _sched(pids: list[int]) -> tuple[float, float]:
+    """(CPU s, run-queue wait s) summed over the threads of ``pids``, from /proc (Linux; zeros elsewhere)."""
+    cpu = wait = 0.0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    on_cpu, waited, _ = f.read().split()
+            except (OSError, ValueError):
+                continue
+            cpu, wait = cpu + int(on_cpu) / 1e9, wait + int(waited) / 1e9
+    return cpu, wait
+
+
 async def max_rate(call: Callable[[int], Awaitable[object]], concurrency: int, seconds: float) -> dict:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
+    clock = time.perf_counter
+    deadline = clock() + seconds
     done = 0
     errors = 0
 
     async def worker(w: int) -> None:
         nonlocal done, errors
         i = w
-        while loop.time() < deadline:
+        while clock() < deadline:
             try:
                 await call(i)
                 done += 1
@@ -95,9 +161,9 @@ async def max_rate(call: Callable[[int], Awaitable[object]], concurrency: int, s
                 errors += 1
             i += concurrency
 
-    start = loop.time()
+    start = clock()
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
-    return {"max_rps": round(done / (loop.time() - start), 1), "max_rps_errors": errors,
+    return {"max_rps": round(done / (clock() - start), 1), "max_rps_errors": errors,
             "concurrency": concurrency}
 
 
@@ -190,7 +256,7 @@ def lookup(
     prefix = f"bench{uuid.uuid4().hex[:6]}:"
     seed(settings, prefix, users, items)
     try:
-        result = asyncio.run(_lookup(settings, prefix, rate, seconds, concurrency, users, items))
+        result = _run(_lookup(settings, prefix, rate, seconds, concurrency, users, items))
     finally:
         cleanup(settings, prefix)
     _print("lookup", result, as_json)
@@ -203,22 +269,17 @@ async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) ->
     client = RecClient.from_settings(settings)
     client.keys = Keys(prefix)
     client.timeout_s = 1.0  # measure Redis, not the fallback
+
+    async def call(i: int):
+        user, item = _request_ids(users, items, i)
+        recs = await client.get_recommendations(user, item, 10)
+        if recs.degraded or not recs.items:
+            raise RuntimeError("degraded")
     try:
-        async def call(i: int):
-            user, item = _request_ids(users, items, i)
-            recs = await client.get_recommendations(user, item, 10)
-            if recs.degraded or not recs.items:
-                raise RuntimeError("degraded")
-        for i in range(500):  # warm the connection pool and the code paths
-            await call(i)
-        cpu = time.process_time()
-        result = await fixed_rate(call, rate, seconds)
         # CPU per lookup (load generator included): what the shared machine's load cannot inflate much
-        result["cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / max(1, result["requests"]), 4)
-        result.update(await max_rate(call, concurrency, seconds))
+        return await phases(call, rate, seconds, concurrency, {"client": lambda: [os.getpid()]})
     finally:
         await client.close()
-    return result
 
 
 def api(
@@ -239,11 +300,14 @@ def api(
     port = free_port()
     env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
     seed(settings, prefix, users, items)
+    # stderr to a file: a pipe nobody reads during the run would block the server once it filled
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen([sys.executable, "-m", "freshrec", "serve", "--port", str(port),
                                "--workers", str(workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    server.log = log
     try:
-        result = asyncio.run(_api(server, port, rate, seconds, connections, users, items))
+        result = _run(_api(server, port, rate, seconds, connections, users, items))
     finally:
         server.terminate()
         try:
@@ -279,7 +343,8 @@ async def _api(server, port, rate, seconds, connections, users, items) -> dict:
     deadline = time.monotonic() + 60
     while True:
         if server.poll() is not None:
-            raise SystemExit(f"freshrec serve exited: {server.stderr.read().decode()[-2000:]}")
+            server.log.seek(0)
+            raise SystemExit(f"freshrec serve exited: {server.log.read().decode(errors='replace')[-2000:]}")
         try:
             if httpx.get(base + "/health", timeout=1).status_code == 200:
                 break
@@ -304,22 +369,24 @@ async def _api(server, port, rate, seconds, connections, users, items) -> dict:
             raise RuntimeError(f"HTTP {status}")
     import psutil
 
-    for i in range(500):
-        await call(i)
-    def server_cpu() -> float:
-        procs = [psutil.Process(server.pid)]
-        procs += procs[0].children(recursive=True)
-        return sum(sum(p.cpu_times()[:2]) for p in procs)
+    def server_pids() -> list[int]:
+        return [server.pid, *(p.pid for p in psutil.Process(server.pid).children(recursive=True))]
 
-    cpu, own_cpu = server_cpu(), time.process_time()
-    result = await fixed_rate(call, rate, seconds)
-    result["client_cpu_ms_per_request"] = round((time.process_time() - own_cpu) * 1000 / max(1, result["requests"]), 4)
-    # the server's CPU per request: what one request costs, whatever else the shared machine runs
-    result["server_cpu_ms_per_request"] = round((server_cpu() - cpu) * 1000 / max(1, result["requests"]), 4)
-    result.update(await max_rate(call, connections, seconds))
+    result = await phases(call, rate, seconds, connections,
+                          {"generator": lambda: [os.getpid()], "server": server_pids})
     while not pool.empty():
         pool.get_nowait().writer.close()
     return result
+
+
+def _run(coro) -> dict:
+    """``coro``'s result dict, on uvloop when installed (as under ``freshrec serve``), with ``loop`` added."""
+    try:
+        import uvloop
+    except ImportError:
+        return {**asyncio.run(coro), "loop": "asyncio"}
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return {**runner.run(coro), "loop": "uvloop"}
 
 
 def _print(name: str, result: dict, as_json: bool) -> None:

@@ -80,16 +80,18 @@ def choose(user: RecList | None, item: RecList | None, trending: RecList | None,
         if fresh or item is None:
             primary, source, entries = user, "user", user.items
         else:
-            primary, source, entries = user, "blend", list(_interleave(item_entries(item), user.items))
+            primary, source, entries = user, "blend", _interleave(_interleave(item.items, item.complementary),
+                                                                  user.items)
     elif item is not None and (item.items or item.complementary):
-        primary, source, entries = item, "item", item_entries(item)
+        primary, source, entries = item, "item", _interleave(item.items, item.complementary)
     elif trending is not None:
         primary, source, entries = trending, "trending", trending.items
     else:
         return Recommendations(items=(), source="none")
-    fillers = []
+    # lazily: fillers are read only when the first source runs short of k, which is rare
+    fillers: list[Iterable[RecItem]] = []
     if item is not None and source == "user":
-        fillers.append(item_entries(item))
+        fillers.append(_interleave(item.items, item.complementary))
     if trending is not None and source != "trending":
         fillers.append(trending.items)
     picked = _take(entries, fillers, exclude=page_item, k=k)
@@ -99,7 +101,7 @@ def choose(user: RecList | None, item: RecList | None, trending: RecList | None,
         freshness_ms=float(max(0, now_ms - primary.event_ts)))
 
 
-def _take(entries: Iterable[RecItem], fillers: list[list[RecItem]], exclude: str | None,
+def _take(entries: Iterable[RecItem], fillers: list[Iterable[RecItem]], exclude: str | None,
           k: int) -> tuple[Recommendation, ...]:
     out: list[Recommendation] = []
     seen = {exclude} if exclude else set()
@@ -115,6 +117,9 @@ def _take(entries: Iterable[RecItem], fillers: list[list[RecItem]], exclude: str
 
 
 def _interleave(first: Iterable[RecItem], second: Iterable[RecItem]) -> Iterator[RecItem]:
+    if not second:  # most item lists have no complementary entries
+        yield from first
+        return
     for a, b in zip_longest(first, second):
         if a is not None:
             yield a

@@ -7,9 +7,9 @@
 The user's list, the page item's list and trending are fetched with three pipelined HGETs in one round
 trip (no transaction: they are independent keys, and the read-only user may not run scripts), written
 together with other concurrent lookups' by :class:`serving.connections.AutoPipeline`. Which list is
-shown is decided by :func:`serving.blend.choose`. Decoded lists are kept by their exact body bytes:
-trending and the item lists are the same bytes for thousands of lookups, and decoding them again
-was a third of a lookup's CPU.
+shown is decided by :func:`serving.blend.choose`. Decoded item lists and trending are kept by their exact body
+bytes: they are the same bytes for thousands of lookups, and decoding them again was a third of a
+lookup's CPU.
 
 When Redis is slow or down, the page gets, in order: the last good list served for the same
 (user, item) from a bounded in-process cache, the last good trending list, or an empty list, each
@@ -101,10 +101,9 @@ class RecClient:
             bodies = await self.pipeline.execute_packed(packed, len(keys) + 1, self.timeout_s)
         except REDIS_ERRORS as exc:
             return self._fallback(user_id, item_id, k, exc)
-        lists = [self._decode(key, body) for key, body in zip([*keys, "trending"], bodies)]
-        user = lists[0] if user_key else None
-        item = lists[-2] if item_key else None
-        trending = lists[-1]
+        user = self._decode(user_key, bodies[0], keep=False) if user_key else None
+        item = self._decode(item_key, bodies[-2]) if item_key else None
+        trending = self._decode("trending", bodies[-1])
         recs = choose(user, item, trending, page_item=item_id, k=k, now_ms=int(time.time() * 1000),
                       fresh_ms=self.fresh_ms)
         self._remember(user_id, item_id, recs, trending, k)
@@ -122,22 +121,25 @@ class RecClient:
         except ValueError:
             raise InvalidIdError(field, value) from None
 
-    def _decode(self, key: str, body: bytes | None) -> RecList | None:
+    def _decode(self, key: str, body: bytes | None, keep: bool = True) -> RecList | None:
+        # keep=False for user lists: each is read by one user, and would only push the shared ones out
         if body is None:
             return None
-        try:
-            return self._decoded[body]
-        except KeyError:
-            pass
+        if keep:
+            try:
+                return self._decoded[body]
+            except KeyError:
+                pass
         try:
             decoded = decode_rec_list(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             # a malformed list is the writer's bug; the page falls through to the next source
             log.warning("ignoring malformed list at %s: %s", key, exc)
             decoded = None
-        if len(self._decoded) >= DECODED_CACHE:
-            self._decoded.clear()  # crude but O(1) per lookup; hot lists come back within a lookup or two
-        self._decoded[body] = decoded
+        if keep:
+            if len(self._decoded) >= DECODED_CACHE:
+                self._decoded.clear()  # crude but O(1) per lookup; hot lists come back within a lookup or two
+            self._decoded[body] = decoded
         return decoded
 
     # --- outage fallbacks -------------------------------------------------------------------
