@@ -27,6 +27,7 @@ from models.candidates.covisit import WEEK_MS, CoVisitation
 from models.candidates.repeat import Repeat
 from models.candidates.trending import DAY_MS, Trending
 from models.ranking.fusion import DEFAULT_WEIGHTS, WeightedFusion
+from models.ranking.pool import ItemIds, Pool
 from models.ranking.rules import CatalogFacts, Rules
 from producers.schema import CatalogItem
 
@@ -65,6 +66,7 @@ class StreamRecommender(Estimator):
         self.rules = Rules(diversity_cap=diversity_cap, max_seen=max_seen) if page_rules \
             else Rules.for_protocol(page_rules=False)
         self.facts = CatalogFacts()
+        self.item_ids = ItemIds()  # scoring's interning of item strings (a cache, not learned state)
 
     @property
     def sources(self) -> dict[str, object]:
@@ -99,6 +101,28 @@ class StreamRecommender(Estimator):
 
     # --- recommending ------------------------------------------------------------------------------
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+        if k <= 0:
+            return [[] for _ in sessions]
+        if not sessions:
+            return []
+        if not hasattr(self.ranker, "rank_pool"):
+            return self.recommend_objects(sessions, k)
+        # The whole batch as arrays (models.ranking.pool): Candidates only for each session's final top k.
+        ck = max(self.candidate_k, k)
+        active = [(name, src) for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0]
+        pool = Pool(len(sessions), [name for name, _ in active], self.item_ids)
+        for n, (name, src) in enumerate(active):
+            depth = k if src is self.trending else ck
+            rows = getattr(src, "candidates_pool", None)
+            if rows is not None:
+                rows(sessions, depth, pool, n)
+            else:
+                pool.add_candidates(n, candidates_many(src, sessions, depth))
+        ranked = self.ranker.rank_pool(pool)
+        return self.rules.keep(sessions, ranked, k, self.facts, self.item_ids).to_lists(pool)
+
+    def recommend_objects(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+        """The same lists one Candidate at a time (rankers without ``rank_pool``; the reference in tests)."""
         if k <= 0:
             return [[] for _ in sessions]
         ck = max(self.candidate_k, k)

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.base import Candidate, Estimator, Interaction, Session
-from models.candidates.covisit import score_rows
+from models.candidates.covisit import pool_rows, score_rows
 from models.candidates.pairstore import PairStore, decay_weights
+from models.ranking.pool import Pool
 from producers.schema import CatalogItem
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -102,6 +103,14 @@ class Complementary(Estimator):
                         merged[other] = Candidate(other, score, self.reason_template.format(item=item), self.name)
             out.append(sorted(merged.values(), key=lambda c: -c.score)[:k])
         return out
+
+    def candidates_pool(self, sessions: Sequence[Session], k: int, pool: Pool, source: int) -> None:
+        """:meth:`candidates_many` as pool rows; catalog links go through the object form (rare)."""
+        if self.links:
+            pool.add_candidates(source, self.candidates_many(sessions, k))
+            return
+        pool_rows(self.store, [s.items[-self.recent:] for s in sessions], self._recency, 0.0, k, pool, source,
+                  self.reason_template, self.name)
 
     # --- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict:

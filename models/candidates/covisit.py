@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.pairstore import PairStore, decay_weights
+from models.ranking.pool import Pool
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 
@@ -119,6 +120,11 @@ class CoVisitation(Estimator):
         return score_rows(self.store, [self._history(s)[-self.recent:] for s in sessions], self._recency,
                           self.norm_exponent, k, self.name, self.reason_template)
 
+    def candidates_pool(self, sessions: Sequence[Session], k: int, pool: Pool, source: int) -> None:
+        """:meth:`candidates_many` as pool rows (no Candidate objects)."""
+        pool_rows(self.store, [self._history(s)[-self.recent:] for s in sessions], self._recency,
+                  self.norm_exponent, k, pool, source, self.reason_template, self.name)
+
     # --- state -------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {"store": self.store.state_dict()}
@@ -166,8 +172,8 @@ def score_matrix(store: PairStore, queries: Sequence[Sequence[str]], recency: Se
     for qi, items in enumerate(queries):
         for j, item in enumerate(reversed(items)):
             v = vocab.get(item)
-            if v is None:
-                continue
+            if v is None or store.is_empty(v):
+                continue  # an empty row adds nothing (and a sharded worker interns items it never scores)
             u = row_of.setdefault(v, len(row_of))
             q_rows.append(qi)
             q_cols.append(u)
@@ -226,6 +232,24 @@ def score_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequ
         out.append(flat[at:at + n])
         at += n
     return out
+
+
+def pool_rows(store: PairStore, queries: Sequence[Sequence[str]], recency: Sequence[float], norm_exponent: float,
+              k: int, pool: Pool, source: int, reason_template: str, key: str) -> None:
+    """:func:`score_rows` into ``pool`` (``key`` names the store's vocabulary in ``pool.ids``)."""
+    m = score_matrix(store, queries, recency, norm_exponent)
+    if m is None:
+        return
+    sel, lengths = top_k_rows(m.r, k)
+    if not len(sel):
+        return
+    cols = m.r.indices[sel]
+    query = np.repeat(np.arange(len(queries), dtype=np.int64), lengths)
+    best = m.contributors(query, cols)
+    uniq, inv = np.unique(best, return_inverse=True)
+    names, add = store.vocab.items, pool.reasons.add
+    reason = np.array([add(reason_template, names[u]) for u in uniq.tolist()], dtype=np.int64)[inv]
+    pool.add(source, query, pool.ids.from_vocab(key, store.vocab)[cols], m.r.data[sel], reason)
 
 
 def _strongest_contributor(g: sp.csr_matrix, keys: np.ndarray, own_u: np.ndarray, own_w: np.ndarray,

@@ -246,6 +246,9 @@ class PairStore:
 
     def set_neighbors(self, item: str, neighbors: Iterable[tuple[str, float]]) -> None:
         """Replace the item's row with a list received from the worker that owns it."""
+        neighbors = list(neighbors)
+        if not neighbors and item not in self.vocab:
+            return  # nothing to clear: interning it would only widen every scoring matrix
         i = self.vocab.id(item)
         pairs = [(self.vocab.id(b), s) for b, s in neighbors if b != item]
         self._ensure(len(self.vocab) - 1)
@@ -255,6 +258,10 @@ class PairStore:
             cols = np.array([c for c, _ in pairs], dtype=np.int32)
             vals = np.array([s for _, s in pairs], dtype=np.float64) / (scale if scale > 0 else 1.0)
             self._merge(i, cols, vals)
+
+    def is_empty(self, i: int) -> bool:
+        """Row ``i`` holds nothing (scoring skips it)."""
+        return i >= len(self._cols) or (not len(self._cols[i]) and not self._pending[i])
 
     # --- size and state ---------------------------------------------------------------------
     @property

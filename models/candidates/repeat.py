@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from models.base import Candidate, Estimator, Interaction, Session
+from models.ranking.pool import Pool
 
 
 class Repeat(Estimator):
@@ -40,6 +43,22 @@ class Repeat(Estimator):
 
     def candidates_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
         return [self.candidates(s, k) for s in sessions]
+
+    def candidates_pool(self, sessions: Sequence[Session], k: int, pool: Pool, source: int) -> None:
+        """:meth:`candidates_many` as pool rows."""
+        query: list[int] = []
+        items: list[str] = []
+        scores: list[float] = []
+        for qi, s in enumerate(sessions):
+            best = sorted(self.scores(s).items(), key=lambda kv: -kv[1])[:k]
+            query.extend([qi] * len(best))
+            items.extend(i for i, _ in best)
+            scores.extend(sc for _, sc in best)
+        if not items:
+            return
+        add, template = pool.reasons.add, self.reason_template
+        pool.add(source, np.asarray(query, dtype=np.int64), pool.ids.ids(items), np.asarray(scores, dtype=np.float64),
+                 np.fromiter((add(template, i) for i in items), dtype=np.int64, count=len(items)))
 
     def state_dict(self) -> dict:
         return {}

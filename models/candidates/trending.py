@@ -15,8 +15,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
+import numpy as np
+
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.pairstore import DecayClock
+from models.ranking.pool import Pool
 from producers.schema import CatalogItem
 
 DAY_MS = 24 * 3600 * 1000
@@ -122,24 +125,29 @@ class Trending(Estimator):
         self._lists[key] = (top, made)
         return made
 
-    def candidates(self, session: Session, k: int) -> list[Candidate]:
-        out: list[Candidate] = []
+    def _context(self, session: Session) -> tuple[tuple[str, ...], int | None]:
+        """What a session's trending list depends on: its recent categories and, for new users, the hour."""
         seen_cats: list[str] = []
+        category_of = self.category_of
         for it in reversed(session.interactions[-10:]):
-            cat = self.category_of.get(it.item)
+            cat = category_of.get(it.item)
             if cat is not None and cat not in seen_cats:
                 seen_cats.append(cat)
                 if len(seen_cats) == self.categories:
                     break
+        hour = hour_of(session) if session.is_new_user or not seen_cats else None
+        return tuple(seen_cats), hour
+
+    def _merged(self, seen_cats: tuple[str, ...], hour: int | None, k: int) -> list[Candidate]:
+        out: list[Candidate] = []
         for rank, cat in enumerate(seen_cats):
             table = self.by_category.get(cat)
             if table:
                 out += self._candidates(self._top(("cat", cat), table, k), 1.0 / (rank + 1), f"popular in {cat}")
         glob = self._candidates(self._top("global", self.counts, k), 0.5 if seen_cats else 1.0, "trending now")
-        hour = hour_of(session) if session.is_new_user or not seen_cats else None
         if hour is not None and self.hour_weight and self.by_hour[hour]:
             glob = glob + self._candidates(self._top(("hour", hour), self.by_hour[hour], k), self.hour_weight,
-                                     "popular at this time of day")
+                                           "popular at this time of day")
         merged: dict[str, Candidate] = {}
         for c in out + glob:
             prev = merged.get(c.item)
@@ -149,6 +157,26 @@ class Trending(Estimator):
                 keep = prev if prev.score >= c.score else c
                 merged[c.item] = Candidate(c.item, prev.score + c.score, keep.reason, self.name)
         return sorted(merged.values(), key=lambda c: -c.score)[:k]
+
+    def candidates(self, session: Session, k: int) -> list[Candidate]:
+        return self._merged(*self._context(session), k)
+
+    def candidates_pool(self, sessions: Sequence[Session], k: int, pool: Pool, source: int) -> None:
+        """:meth:`candidates_many` as pool rows: one merged list per distinct context, shared by its sessions."""
+        groups: dict[tuple[tuple[str, ...], int | None], list[int]] = {}
+        for qi, s in enumerate(sessions):
+            groups.setdefault(self._context(s), []).append(qi)
+        add = pool.reasons.add
+        for (cats, hour), queries in groups.items():
+            merged = self._merged(cats, hour, k)
+            if not merged:
+                continue
+            item = pool.ids.ids([c.item for c in merged])
+            score = np.fromiter((c.score for c in merged), dtype=np.float64, count=len(merged))
+            reason = np.fromiter((add(c.reason) for c in merged), dtype=np.int64, count=len(merged))
+            n = len(queries)
+            pool.add(source, np.repeat(np.asarray(queries, dtype=np.int64), len(merged)), np.tile(item, n),
+                     np.tile(score, n), np.tile(reason, n))
 
     def candidates_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
         return [self.candidates(s, k) for s in sessions]

@@ -4,13 +4,18 @@ Always on in the product: never a purchased item, never an out-of-stock item. Pa
 detail page's own needs, switched off for the papers' offline protocol where the next click is
 often the item on screen): never the item on screen, no item the user has been shown too often,
 and at most ``diversity_cap`` items per leaf category so one category cannot fill the list.
+
+:meth:`Rules.keep` applies the same rules to a whole ranked batch held as arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
 
 from models.base import Candidate, Estimator, Session
+from models.ranking.pool import ItemIds, Ranked, rank_in_group
 from producers.schema import CatalogItem
 
 
@@ -113,3 +118,44 @@ class Rules(Estimator):
             if len(result) == k:
                 break
         return result
+
+    def keep(self, sessions: Sequence[Session], ranked: Ranked, k: int, facts: CatalogFacts | None,
+             ids: ItemIds) -> Ranked:
+        """:meth:`apply` for every session of a batch: ``ranked`` rows are grouped by query, best first."""
+        q, item = ranked.query, ranked.item
+        if k <= 0 or not len(q):
+            return ranked.take(np.zeros(len(q), dtype=bool))
+        ok = np.ones(len(q), dtype=bool)
+        n, get = max(len(ids), 1), ids.get
+        if self.current_item:
+            cur = np.array([-1 if (j := get(s.current_item)) is None else j for s in sessions], dtype=np.int64)
+            ok &= item != cur[q]
+        banned: list[int] = []
+        for qi, s in enumerate(sessions):
+            if self.purchased:
+                bought = s.purchased | {it.item for it in s.interactions if it.type == "order"}
+                banned.extend(qi * n + j for j in map(get, bought) if j is not None)
+            if self.overexposed and s.seen_counts:
+                cap = self.max_seen
+                banned.extend(qi * n + j for j in (get(i) for i, c in s.seen_counts.items() if c >= cap)
+                              if j is not None)
+        if banned:
+            ok &= ~np.isin(q * n + item, np.asarray(banned, dtype=np.int64))
+        if self.out_of_stock and facts is not None and facts.out_of_stock:
+            gone = np.fromiter((j for j in map(get, facts.out_of_stock) if j is not None), dtype=np.int64)
+            if len(gone):
+                ok &= ~np.isin(item, gone)
+        ranked = ranked.take(ok)
+        q, item = ranked.query, ranked.item
+        if self.diversity_cap is not None and facts is not None and facts.category_of and len(q):
+            uniq, inv = np.unique(item, return_inverse=True)
+            names, cat_of, cats = ids.names, facts.category_of, {}
+            cat_u = np.fromiter((-1 if (c := cat_of.get(names[i])) is None else cats.setdefault(c, len(cats))
+                                 for i in uniq.tolist()), dtype=np.int64, count=len(uniq))
+            cat = cat_u[inv]
+            # Rank within (query, category) in list order; unknown categories pass (as in cap_per_category).
+            order = np.lexsort((np.arange(len(q)), cat, q))
+            nth = np.empty(len(q), dtype=np.int64)
+            nth[order] = rank_in_group((q * (len(cats) + 1) + cat + 1)[order])
+            ranked = ranked.take((cat < 0) | (nth < self.diversity_cap))
+        return ranked.take(rank_in_group(ranked.query) < k)
