@@ -6,7 +6,8 @@ rows of the window. Features are fixed transforms into roughly [0, 1] (scores di
 session's best per source, ``log1p`` of counts over a cap), so no running scaler is needed and a
 checkpoint holds the weights alone.
 
-Columns (see :data:`FEATURES`): per-source normalised score, raw repeat strength, number of sources,
+Columns (see :data:`FEATURES`): per-source normalised score (``score_deep``: the deep session model's
+probability when one is loaded, 0 otherwise), raw repeat strength, number of sources,
 the base fusion's position, item popularity and age, category / brand / price-band affinity shares
 and price distance from the user's usual band, the collaborative affinity, and sparse one-hot crosses
 of the time of day and weekend with the source scores (a linear model cannot learn "trending matters
@@ -24,7 +25,10 @@ import numpy as np
 from models.base import Candidate, Session
 from models.online.profiles import ItemFacts, UserProfiles
 
-SOURCES: tuple[str, ...] = ("covisit", "repeat", "complementary", "content", "trending", "profile")
+SOURCES: tuple[str, ...] = ("covisit", "repeat", "complementary", "content", "trending", "profile", "deep")
+#: Sources only some deployments have (the deep model, once a version is loaded): their column is 0 when
+#: absent, and they do not count in ``n_sources``'s scale, so loading one rescales no learned weight.
+OPTIONAL = ("deep",)
 DAYPARTS = 4          # 6-hour buckets
 CROSSED = ("covisit", "repeat", "trending")
 HOUR_MS = 3_600_000
@@ -97,7 +101,7 @@ def build_pool(sessions: Sequence[Session], per_source: Mapping[str, Sequence[Se
         np.minimum(X[:, :S], 1.0, out=X[:, :S])
         rep = srcs == src_id["repeat"]
         X[rows[rep], COL["repeat_raw"]] = np.log1p(scores[rep]) / math.log(4.0)
-        X[:, COL["n_sources"]] = (X[:, :S] > 0).sum(axis=1) / S
+        X[:, COL["n_sources"]] = (X[:, :S] > 0).sum(axis=1) / (S - len(OPTIONAL))
         w = np.array([weights.get(s, 0.0) for s in SOURCES])
         fused = X[:, :S] @ w
         # The base fusion's order within each session: sort by (session, -fused).

@@ -17,6 +17,10 @@ A/B: with ``experiment`` set, users are split by :func:`models.online.ab.assign`
 fixed fusion, every other one by the learned ranker. Sources, profiles and the MF learn from
 every event; the ranker learns from the lists it served (feature rows are kept for those only).
 
+Deep model: ``deep`` is a :class:`~models.deep.source.DeepSource`; the worker's ``deep-swap`` timer
+(``streams/deep_swap.py``) swaps published versions into it. While one is loaded its candidates join
+the pool and its probability is the ``score_deep`` feature; without one that column is 0.
+
 >>> rec = OnlineRecommender(page_rules=False)
 >>> rec.fit([["a", "b", "c"], ["a", "b"], ["b", "c"]])
 >>> [c.item for c in rec.recommend(Session("u", [Interaction("a")]), 2)]
@@ -32,6 +36,7 @@ import numpy as np
 
 from models.base import Candidate, Interaction, Session, candidates_many
 from models.candidates.covisit import WEEK_MS
+from models.deep.source import DeepSource
 from models.online.ab import assign
 from models.online.collab import OnlineMF
 from models.online.features import build_pool
@@ -100,10 +105,18 @@ class OnlineRecommender(StreamRecommender):
         self.item_facts = ItemFacts()
         self.profiles = UserProfiles(half_life_ms=profile_half_life_ms)
         self.profile = ProfileSource(self.profiles, self.trending, profile_categories)
+        # Empty until a deep version is swapped in (the worker's deep-swap timer); then its probability
+        # is the ranker's ``score_deep`` feature and its top-K joins the pool.
+        self.deep = DeepSource()
         self.prequential = Prequential(k=20)
         # user -> (items of the pushed list, their feature rows, variant)
         self._last: OrderedDict[str, tuple[list[str], np.ndarray | None, str]] = OrderedDict()
         self._events = 0
+
+    @property
+    def version(self) -> str:
+        """What lists carry as ``model_version``: the deep version too once one is loaded."""
+        return f"{self.name}:{self.deep.version}" if self.deep.version else self.name
 
     # --- A/B ---------------------------------------------------------------------------------------
     def variant_of(self, user: str) -> str:
@@ -172,6 +185,8 @@ class OnlineRecommender(StreamRecommender):
         per_source = {name: candidates_many(src, sessions, k if src is self.trending else ck)
                       for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0}
         per_source["profile"] = [self.profile.candidates(s, k) for s in sessions]
+        if self.deep.scorer is not None:
+            per_source["deep"] = self.deep.candidates_many(sessions, ck)
         pool = build_pool(sessions, per_source, self.weights, self.item_facts, self.profiles, self.mf)
         scores = self.online_ranker.score_pool(pool)
         depth_extra = 5
