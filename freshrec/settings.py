@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     session_idle_ttl_s: float = Field(86400.0, ge=0, description="A user's session state is deleted (changelog "
                                                                  "tombstone) after this long without events; 0 = never")
     session_expiry_interval_s: float = Field(60.0, gt=0, description="Seconds between sweeps for idle sessions")
+    worker_tracemalloc_s: float = Field(0.0, ge=0, description="Debug: log the worker's top allocation growth "
+                                                                "(tracemalloc) every this many seconds; 0 = off (slow)")
     covis_window: int = Field(8, ge=1, le=50, description="Co-visitation pairs within this many positions")
     covis_half_life_s: float = Field(7 * 86400.0, gt=0, description="Half-life of co-visitation weights")
     covis_top_k: int = Field(200, ge=1, description="Neighbours kept per item after pruning")

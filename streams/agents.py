@@ -79,6 +79,15 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             except Exception:  # noqa: BLE001 - a failed sweep is retried next tick; it must not stop the worker
                 log.exception("session expiry sweep failed")
 
+    if settings.worker_tracemalloc_s > 0:
+        from streams.memdebug import MemoryTracer
+
+        tracer = MemoryTracer()
+
+        @app.timer(settings.worker_tracemalloc_s, name="trace-memory")
+        async def trace_memory():
+            tracer.log_report()
+
     # Not on the leader only: every worker scores with its own copy of the deep model.
     swapper = deep_swapper(settings, h)
     if swapper is not None:
