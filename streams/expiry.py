@@ -56,6 +56,13 @@ class IdleIndex:
     def discard(self, key: Hashable) -> None:
         self._last.pop(key, None)
 
+    def discard_where(self, pred: Callable[[Hashable], bool]) -> int:
+        """Forget every key for which ``pred`` is true (a partition re-assigned); how many."""
+        gone = [key for key in self._last if pred(key)]
+        for key in gone:
+            del self._last[key]
+        return len(gone)
+
     def adopt(self, keys: Iterable[Hashable], now: float | None = None) -> int:
         """Track ``keys`` not tracked yet (restored by a recovery) as written ``now``; how many were new."""
         now = self.clock() if now is None else now

@@ -45,6 +45,7 @@ class SessionsTable(KeyPartitionedTable):
     """The ``sessions`` table plus the index of its keys by last write (``idle``; None = no expiry)."""
 
     idle: IdleIndex | None = None
+    source_topic: str | None = None  # the events topic: its partitions are this table's partitions
 
     def on_key_set(self, key, value) -> None:
         super().on_key_set(key, value)
@@ -60,6 +61,17 @@ class SessionsTable(KeyPartitionedTable):
         # Recovery fills the store directly (no on_key_set): index what it restored, as written now.
         if self.idle is not None:
             self.idle.adopt(self.data.keys())
+
+    async def on_rebalance(self, assigned, revoked, newly_assigned, generation_id: int = 0) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        if self.idle is None or not newly_assigned:
+            return
+        # A partition coming back may hold rows another worker wrote since we last saw them: forget our
+        # old write times for them, and the recovery adopts them as written now.
+        names = {self.changelog_topic.get_topic_name(), self.source_topic}
+        fresh = {tp.partition for tp in newly_assigned if tp.topic in names}
+        if fresh:
+            self.idle.discard_where(lambda key: self.partition_for_key(key) in fresh)
 
 
 class KeyPartitionedGlobalTable(faust.GlobalTable):
@@ -101,6 +113,7 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
     )
     if settings.session_idle_ttl_s > 0:
         tables.sessions.idle = IdleIndex(settings.session_idle_ttl_s)
+        tables.sessions.source_topic = settings.topic_events
         tables.sessions.on_recover(tables.sessions.adopt_recovered)
     for table in (tables.sessions, tables.item_stats, tables.neighbors, tables.catalog):
         # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys,

@@ -91,3 +91,22 @@ async def test_recovered_rows_are_indexed_and_expire_later(unique):
 async def test_ttl_zero_disables_expiry(unique):
     h = Harness(unique, session_idle_ttl_s=0)
     assert h.tables.sessions.idle is None and h.agents["expire-sessions"] is None
+
+
+async def test_a_reassigned_partitions_rows_restart_their_idle_clock(unique):
+    from faust.types import TP
+
+    h = Harness(unique, session_idle_ttl_s=60.0)
+    sessions = h.tables.sessions
+    clock = Clock()
+    sessions.idle.clock = clock
+    sessions.idle.touch("u")  # written long ago, before the partition went to another worker
+    clock.t = 100.0
+    p = sessions.partition_for_key("u")
+    back = {TP(h.pipeline.settings.topic_events, p)}
+    await sessions.on_rebalance(back, set(), back)
+    sessions.data["u"] = encode_state(SessionState(last_ts=1))  # the recovery restores its newest row
+    await sessions.call_recover_callbacks()
+    assert (await expire(sessions, sessions.idle, owns=lambda key: True)).deleted == 0
+    clock.t = 161.0
+    assert (await expire(sessions, sessions.idle, owns=lambda key: True)).deleted == 1

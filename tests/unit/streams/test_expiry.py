@@ -107,3 +107,15 @@ async def test_expire_with_nothing_idle_changes_nothing():
     table = FakeTable({"a": b"1"})
     result = await expire(table, idx, owns=lambda key: True)
     assert (result.deleted, result.dropped, result.gone) == (0, 0, 0) and "a" in table.data
+
+
+def test_discard_where_forgets_a_reassigned_partitions_keys():
+    clock = Clock()
+    idx = IdleIndex(ttl_s=10, clock=clock)
+    for key in ("p0-a", "p1-b", "p0-c"):
+        idx.touch(key)
+    assert idx.discard_where(lambda key: key.startswith("p0")) == 2
+    clock.t += 5
+    idx.adopt(["p0-a", "p0-c"])  # what the recovery restores, as written now
+    clock.t += 6
+    assert idx.pop_expired() == ["p1-b"]
