@@ -1,16 +1,23 @@
 """``freshrec bench lookup`` and ``freshrec bench api``: serving latency at a fixed rate, and the maximum rate.
 
 Both seed their own key prefix with ``--users`` user lists, ``--items`` item lists and trending (written
-as the default Redis user, removed afterwards), then:
+as the default Redis user, removed afterwards), then run :func:`phases`:
 
+0. **warm-up**: enough requests to fill the client's outage cache, then ``gc.freeze()``: steady state;
 1. **fixed rate** (open loop): requests start on a fixed schedule of ``--rate`` per second for
-   ``--seconds``, whatever earlier requests are doing; ``p50_ms`` / ``p99_ms`` are measured from each
-   request's scheduled start (so queueing behind a slow request counts, no coordinated omission);
+   ``--seconds`` (kept by an interval timer), whatever earlier requests are doing; ``p50_ms`` /
+   ``p99_ms`` are measured from each request's scheduled start (so queueing behind a slow request and
+   a late start count, no coordinated omission); ``service_*`` from the actual start, ``start_lag_*``
+   between the two;
 2. **maximum rate** (closed loop): ``--concurrency`` requests in flight for ``--seconds``; ``max_rps``.
 
-``lookup`` measures :meth:`RecClient.get_recommendations` in process (as the read-only user); ``api``
-starts ``freshrec serve`` as a child process and drives ``GET /recommendations`` over keep-alive
-HTTP/1.1 connections with a minimal client, so the load generator costs little of the shared CPU.
+``*_cpu_ms_per_request`` and ``*_runqueue_ms_per_s`` (time runnable but waiting for a core) say what a
+request costs and how much of the latency is the shared machine's, per process.
+
+``lookup`` measures :meth:`RecClient.get_recommendations` in process (as the read-only user; the
+schedule runs in the same event loop, as a page's requests would); ``api`` starts ``freshrec serve``
+as a child process and drives ``GET /recommendations`` from this process over keep-alive HTTP/1.1
+connections with a minimal client, so the load generator costs little of the shared CPU.
 """
 
 from __future__ import annotations
@@ -269,6 +276,19 @@ def _common(rate, seconds, users, items) -> Settings:
     return settings
 
 
+def _redis_pids(settings: Settings) -> dict[str, Callable[[], list[int]]]:
+    """``{"redis": ...}`` when Redis runs on this machine (the local stack): its CPU shares the cores too."""
+    import redis
+
+    try:
+        pid = int(redis.Redis.from_url(settings.redis_url, socket_timeout=2).info("server")["process_id"])
+        with open(f"/proc/{pid}/comm") as f:
+            local = f.read().startswith("redis")
+    except (redis.RedisError, OSError, KeyError, ValueError):
+        return {}
+    return {"redis": lambda: [pid]} if local else {}
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(2)
@@ -308,7 +328,8 @@ async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) ->
             raise RuntimeError("degraded")
     try:
         # CPU per lookup (load generator included): what the shared machine's load cannot inflate much
-        return await phases(call, rate, seconds, concurrency, {"client": lambda: [os.getpid()]},
+        return await phases(call, rate, seconds, concurrency,
+                            {"client": lambda: [os.getpid()], **_redis_pids(settings)},
                             warm_up=client.cache_size + 1000)
     finally:
         await client.close()
@@ -432,7 +453,7 @@ async def _api(server, port, rate, seconds, connections, users, items, workers) 
         return [server.pid, *(p.pid for p in psutil.Process(server.pid).children(recursive=True))]
 
     result = await phases(call, rate, seconds, connections,
-                          {"generator": lambda: [os.getpid()], "server": server_pids},
+                          {"generator": lambda: [os.getpid()], "server": server_pids, **_redis_pids(Settings())},
                           warm_up=(Settings().serve_cache_size + 1000) * workers)
     while not pool.empty():
         pool.get_nowait().transport.close()
