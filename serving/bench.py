@@ -98,6 +98,10 @@ async def fixed_rate(call: Callable[[int], Awaitable[object]], rate: float, seco
         if next_i >= n and not all_started.done():
             all_started.set_result(None)
 
+    # whoever had the alarm before (pytest-timeout does) gets it back afterwards, less the time spent
+    previous_handler, (previous_delay, previous_interval) = signal.getsignal(signal.SIGALRM), signal.getitimer(
+        signal.ITIMER_REAL)
+    taken = clock()
     loop.add_signal_handler(signal.SIGALRM, on_tick)
     try:
         signal.setitimer(signal.ITIMER_REAL, t0 - clock(), tick)
@@ -106,6 +110,9 @@ async def fixed_rate(call: Callable[[int], Awaitable[object]], rate: float, seco
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         loop.remove_signal_handler(signal.SIGALRM)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay:
+            signal.setitimer(signal.ITIMER_REAL, max(1e-3, previous_delay - (clock() - taken)), previous_interval)
     if tasks:
         await asyncio.wait(tasks)
     elapsed = clock() - t0
