@@ -83,7 +83,21 @@ def make_app(settings: Settings) -> faust.App:
     # Faust stops feeding streams while >100 produced records wait (ProducerBuffer.max_messages); one
     # window writes hundreds of changelog records, so that bound would serialise windows and sends.
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX
+    drain_fully_before_commit(app.producer.buffer)
     return app
+
+
+def drain_fully_before_commit(buffer) -> None:
+    """Faust flushes its producer buffer before it commits offsets, but gives up as soon as no record
+    left it for 100 ms (a busy event loop, a metadata wait): the commit then covers events whose
+    changelog records are still queued, and a crash loses them. Flush means empty here."""
+    flush_atmost = buffer.flush_atmost
+
+    async def flush() -> None:
+        while buffer.size:
+            await flush_atmost(None)
+
+    buffer.flush = flush
 
 
 @dataclass

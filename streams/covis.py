@@ -64,16 +64,39 @@ class ItemDelta(msgspec.Struct, array_like=True):
     complementary: dict[str, float] = {}
 
 
+class SourcedDelta(msgspec.Struct, array_like=True):
+    """One event's share of a window's deltas for one item, with the event's place in the events topic.
+
+    The item side applies it only if ``offset`` is beyond the item's watermark for ``partition``
+    (:attr:`ItemStats.sources`): an event processed again after a crash adds nothing the second time,
+    however the windows around it were cut.
+    """
+
+    partition: int
+    offset: int
+    delta: ItemDelta
+
+
 class ItemDeltas:
-    """Accumulates a window's pairs and views per item."""
+    """Accumulates a window's pairs and views per item: per event when :meth:`begin` is called for
+    each event (the worker does), else summed per item (``by_item``)."""
 
     def __init__(self) -> None:
         self.by_item: dict[str, ItemDelta] = {}
+        #: ``(event, {item: delta})`` per event, in the order the window processed them.
+        self.by_event: list[tuple[object, dict[str, ItemDelta]]] = []
+        self._current: dict[str, ItemDelta] | None = None
+
+    def begin(self, event: object) -> None:
+        """Start ``event``'s contributions: the following ``add_*`` calls are its own."""
+        self._current = {}
+        self.by_event.append((event, self._current))
 
     def _get(self, item: str, ts: int) -> ItemDelta:
-        d = self.by_item.get(item)
+        target = self.by_item if self._current is None else self._current
+        d = target.get(item)
         if d is None:
-            d = self.by_item[item] = ItemDelta(ts=ts)
+            d = target[item] = ItemDelta(ts=ts)
         elif ts > d.ts:
             d.ts = ts
         return d
@@ -86,14 +109,63 @@ class ItemDeltas:
         target = d.similar if kind == SIMILAR else d.complementary
         target[b] = target.get(b, 0.0) + w
 
+    def batches(self, partitions: int, partition_of, source_of) -> dict[int, DeltaBatch]:
+        """One :class:`DeltaBatch` per item partition (``partition_of(item, partitions)``).
+
+        ``source_of(event)`` gives an event's ``(partition, offset)`` in the events topic; the shares
+        of events without one are summed into ``items``.
+        """
+        out: dict[int, DeltaBatch] = {}
+
+        def batch(item: str) -> DeltaBatch:
+            p = partition_of(item, partitions)
+            b = out.get(p)
+            if b is None:
+                b = out[p] = DeltaBatch({})
+            return b
+
+        for item, delta in self.by_item.items():
+            batch(item).items[item] = delta
+        for event, deltas in self.by_event:
+            source = source_of(event)
+            for item, delta in deltas.items():
+                b = batch(item)
+                if source is None:
+                    summed = b.items.get(item)
+                    b.items[item] = delta if summed is None else _sum(summed, delta)
+                else:
+                    b.sourced.setdefault(item, []).append(SourcedDelta(source[0], source[1], delta))
+        return out
+
     def __len__(self) -> int:
-        return len(self.by_item)
+        items = set(self.by_item)
+        for _, deltas in self.by_event:
+            items.update(deltas)
+        return len(items)
+
+
+def _sum(a: ItemDelta, b: ItemDelta) -> ItemDelta:
+    out = ItemDelta(ts=max(a.ts, b.ts), views=a.views + b.views, similar=dict(a.similar),
+                    complementary=dict(a.complementary))
+    for target, adds in ((out.similar, b.similar), (out.complementary, b.complementary)):
+        for k, w in adds.items():
+            target[k] = target.get(k, 0.0) + w
+    return out
 
 
 class DeltaBatch(msgspec.Struct, array_like=True):
-    """One repartition message: a window's deltas for the items of one item partition."""
+    """One repartition message: a window's deltas for the items of one item partition, summed per
+    item (``items``) and per event (``sourced``: what the worker sends, exact under re-delivery)."""
 
     items: dict[str, ItemDelta]
+    sourced: dict[str, list[SourcedDelta]] = {}
+
+    def deltas(self):
+        """Every ``(item, delta)`` of the batch, summed and per event alike."""
+        yield from self.items.items()
+        for item, shares in self.sourced.items():
+            for share in shares:
+                yield item, share.delta
 
 
 class NeighborList(msgspec.Struct, array_like=True):
@@ -116,6 +188,10 @@ class ItemStats(msgspec.Struct, array_like=True):
     #: Offset (in the item's item-updates partition) of the last batch applied: a batch re-delivered
     #: after a crash between this row's changelog write and the offset commit is not applied twice.
     offset: int = -1
+    #: events partition -> offset of the last event applied to this item (its :class:`SourcedDelta`):
+    #: events re-processed after a crash of the user side are not applied twice. An item gets one
+    #: partition's events in offset order, so one number per partition is the whole memory.
+    sources: dict[int, int] = {}
 
 
 class CovisPolicy:
@@ -134,7 +210,9 @@ class CovisPolicy:
         # Popularity decays on its own (faster) clock: trending is about the last hours.
         if stats.ts:
             stats.popularity *= 2.0 ** (-(ts - stats.ts) / self.popularity_half_life_ms)
-        stats.popularity += delta.views
+        # An older delta (windows arrive in any order) decays to the row's time too: popularity is
+        # then the same whatever the order or cut of the windows.
+        stats.popularity += delta.views * 2.0 ** (-(ts - delta.ts) / self.popularity_half_life_ms)
         stats.ts = ts
         exp = (delta.ts - stats.base) / self.half_life_ms
         if exp > _RESCALE_EXP:

@@ -16,7 +16,7 @@ from freshrec.settings import Settings
 from producers.schema import CatalogItem, decode_item
 from models.online import checkpoint as online_checkpoint
 from models.online.counters import AbCounters
-from streams.covis import CovisPolicy, DeltaBatch, ItemDelta, ItemStats, NeighborList, decode_batch, \
+from streams.covis import CovisPolicy, ItemDelta, ItemStats, NeighborList, SourcedDelta, decode_batch, \
     decode_neighbors, decode_stats, encode
 from streams.metrics import WorkerMetrics
 from streams.keys import RecItem, RecList
@@ -84,17 +84,9 @@ class Handlers:
 
         out = self.processor.process(routed, get_state)
         self.ab.count(out.kept)
-        for user, state in out.states.items():
-            sessions[user] = encode_state(state)
-        for user in out.forgotten:
-            if user in sessions:
-                del sessions[user]
-        send, n = self.topics.item_updates.send_soon, self.item_partitions
-        batches: dict[int, dict[str, ItemDelta]] = {}
-        for item, delta in out.deltas.by_item.items():
-            batches.setdefault(key_partition(item, n), {})[item] = delta
-        for partition, deltas in batches.items():
-            send(key=b"p%d" % partition, value=encode(DeltaBatch(deltas)), partition=partition)
+        # Crash safety: the item deltas go first and the session rows (which make a re-delivered event
+        # a duplicate) only once Kafka has acknowledged them, below; docs/reliability.md.
+        delta_acks = await self.send_item_deltas(window, routed, out)
         for dl in out.dead_letters:
             await self.send_dead_letter(dl)
         write_ts = now_ms()
@@ -114,6 +106,7 @@ class Handlers:
                                       stats=stats, gauges=gauges)
         if out.forgotten:
             await self.writer.execute(lambda pipe, sha: [pipe.delete(keys.user_recs(u)) for u in out.forgotten])
+        await self.save_sessions(out, delta_acks)
         # Freshness ends when Redis has the list: measured now, flushed with the next window's counters.
         done = time.time() * 1000
         pending = self._pending_freshness
@@ -123,6 +116,30 @@ class Handlers:
         self.metrics.observe_window(accepted=out.accepted, dead_letters=len(out.dead_letters),
                                     duplicates=out.duplicates, lists=len(lists), seconds=(done - started) / 1000,
                                     freshness_ms=[done - ts for ts in out.event_ts])
+
+    async def send_item_deltas(self, window, routed, out) -> list:
+        """Send the window's item deltas, one batch per item partition, each event's share tagged with
+        the event's partition and offset (the item side's dedup); returns the sends' futures."""
+        source = {id(ev): (event.message.partition, event.message.offset) for event, ev in zip(window, routed)}
+        topic, acks = self.topics.item_updates, []
+        for partition, batch in out.deltas.batches(self.item_partitions, key_partition,
+                                                   lambda ev: source.get(id(ev))).items():
+            acks.append(await topic.send(key=b"p%d" % partition, value=encode(batch), partition=partition))
+        return acks
+
+    async def save_sessions(self, out, delta_acks: list) -> None:
+        """Write the window's session rows once its item deltas are in Kafka: a crash before the rows
+        are in the changelog re-processes the events (their shares are skipped by the item side), and
+        none after can leave an event applied to the session but missing from the item side."""
+        pending = [ack for ack in delta_acks if asyncio.isfuture(ack)]
+        if pending:
+            await asyncio.gather(*pending)
+        sessions = self.tables.sessions
+        for user, state in out.states.items():
+            sessions[user] = encode_state(state)
+        for user in out.forgotten:
+            if user in sessions:
+                del sessions[user]
 
     async def send_dead_letter(self, dl: DeadLetter) -> None:
         log.info("dead letter from %s[%d]@%d: %s: %s", dl.topic, dl.partition, dl.offset, dl.field,
@@ -181,25 +198,40 @@ class Handlers:
 
     # --- item side: co-visitation and popularity ---------------------------------------------
     async def on_item_updates(self, window) -> None:
-        merged: dict[str, list[tuple[int, ItemDelta]]] = {}
+        # Per item, in arrival order: (item-updates offset, the share's events partition/offset or None).
+        merged: dict[str, list[tuple[int, SourcedDelta | None, ItemDelta]]] = {}
         for event in window:
             offset = event.message.offset
             try:
-                for item, delta in decode_batch(event.value).items.items():
-                    merged.setdefault(item, []).append((offset, delta))
+                batch = decode_batch(event.value)
             except (msgspec.DecodeError, TypeError) as exc:
                 # Only the worker writes this topic; a bad record is a bug, never a reason to stop.
                 log.error("skipping undecodable item update at offset %s: %s", offset, exc)
+                continue
+            for item, delta in batch.items.items():
+                merged.setdefault(item, []).append((offset, None, delta))
+            for item, shares in batch.sourced.items():
+                rows = merged.setdefault(item, [])
+                rows.extend((offset, share, share.delta) for share in shares)
         table = self.tables.item_stats
         for item, deltas in merged.items():
             raw = table.get(item)
             stats = decode_stats(raw) if raw is not None else ItemStats()
-            fresh = [(off, d) for off, d in deltas if off > stats.offset]
+            fresh = []
+            for off, share, delta in deltas:
+                if off <= stats.offset:
+                    continue  # a re-delivered batch this row already holds
+                if share is not None:
+                    # An event processed again after a user-side crash: its share is already here.
+                    if share.offset <= stats.sources.get(share.partition, -1):
+                        continue
+                    stats.sources[share.partition] = share.offset
+                fresh.append(delta)
             if not fresh:
-                continue  # all re-deliveries of batches this row already holds
-            for _, delta in sorted(fresh, key=lambda od: od[1].ts):
+                continue
+            for delta in sorted(fresh, key=lambda d: d.ts):
                 self.covis.apply(stats, delta)
-            stats.offset = max(off for off, _ in fresh)
+            stats.offset = max(off for off, _, _ in deltas)
             table[item] = encode(stats)
             self.dirty_items.add(item)
 

@@ -78,6 +78,7 @@ class EventProcessor:
             out.last_event[user] = ev
             before = to_session(user, state, drop_last=True)
             interaction = to_interaction(ev)
+            deltas.begin(ev)  # per-event shares: the item side skips a re-processed event's (covis.py)
             deltas.add_view(ev.item_id, ev.ts)
             for a, b, w, kind in pairs(before, interaction):
                 deltas.add_pair(a, b, w, ev.ts, kind)

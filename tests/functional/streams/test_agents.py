@@ -30,7 +30,7 @@ async def test_valid_events_update_session_and_write_a_list(harness):
     # pairs left for the item side: one message per item partition per window, items in their partition
     items = {}
     for m in h.out.item_updates.sent:
-        for item, delta in decode_batch(m["value"]).items.items():
+        for item, delta in decode_batch(m["value"]).deltas():
             assert key_partition(item, 4) == m["partition"]
             items.setdefault(item, []).append(delta)
     assert set(items) == {"a", "b", "c"}
@@ -176,3 +176,29 @@ async def test_a_redelivered_item_batch_is_applied_once(harness):
     stats = decode_stats(h.tables.item_stats["x"])
     assert stats.offset == 9 and stats.popularity == pytest.approx(3.0)
     assert stats.similar["y"] == pytest.approx(6.0)
+
+
+async def test_an_event_processed_again_adds_nothing_to_the_item_side(harness):
+    """After a user-side crash, events whose item shares were sent but whose session rows were not
+    saved are processed again, in differently cut windows: each event's share counts once."""
+    from types import SimpleNamespace
+
+    from streams.covis import DeltaBatch, SourcedDelta, decode_stats
+
+    h = harness
+
+    def share(offset: int, views: float) -> SourcedDelta:
+        return SourcedDelta(1, offset, ItemDelta(ts=h.t0 + offset, views=views, similar={"y": views}))
+
+    def record(offset: int, *shares):
+        batch = encode(DeltaBatch({}, {"x": list(shares)}))
+        return SimpleNamespace(value=batch, key=b"p0", message=SimpleNamespace(offset=offset))
+
+    async with h.agents["item-updates"].test_context():
+        await h.handlers.on_item_updates([record(0, share(10, 1.0), share(11, 2.0))])
+        # re-processed: 11 again with the new 12 in one window (another item-updates offset)
+        await h.handlers.on_item_updates([record(1, share(11, 2.0), share(12, 4.0))])
+    stats = decode_stats(h.tables.item_stats["x"])
+    assert stats.sources == {1: 12}
+    assert stats.similar["y"] * 2.0 ** (-(stats.ts - stats.base) / (h.handlers.covis.half_life_ms)) \
+        == pytest.approx(7.0)

@@ -56,3 +56,29 @@ def test_pruning_bounds_memory_and_keeps_the_heaviest():
         policy.apply(s, ItemDelta(ts=1, similar={f"n{i}": float(i)}))
         assert len(s.similar) <= 10
     assert [i for i, _ in policy.neighbors(s).similar] == ["n99", "n98", "n97", "n96", "n95"]
+
+
+def test_per_event_shares_keep_their_source_and_unsourced_ones_are_summed():
+    d = ItemDeltas()
+    d.begin("e1")
+    d.add_view("a", 10)
+    d.add_pair("a", "b", 1.0, 10)
+    d.begin("e2")
+    d.add_view("a", 20)
+    sources = {"e1": (2, 7)}
+    batches = d.batches(4, lambda item, n: 0, sources.get)
+    got = decode_batch(encode(batches[0]))
+    assert [(s.partition, s.offset, s.delta.views) for s in got.sourced["a"]] == [(2, 7, 1.0)]
+    assert got.items["a"].views == 1.0 and got.items["a"].ts == 20  # e2 had no source
+    assert sorted(i for i, _ in got.deltas()) == ["a", "a"] and len(d) == 1
+
+
+def test_popularity_does_not_depend_on_the_order_of_deltas():
+    policy = CovisPolicy(half_life_ms=DAY, top_k=10, popularity_half_life_ms=DAY)
+    deltas = [ItemDelta(ts=DAY + t * DAY // 4, views=1.0 + t) for t in range(6)]
+    forward, backward = ItemStats(), ItemStats()
+    for x in deltas:
+        policy.apply(forward, x)
+    for x in reversed(deltas):
+        policy.apply(backward, x)
+    assert backward.popularity == pytest.approx(forward.popularity, rel=1e-12)
