@@ -2,8 +2,9 @@
 
 Figures come from the worker's ``stats:{name}`` hashes (counters, gauges and the ``fh:<upper ms>``
 freshness histogram, read with the key schema's :func:`streams.keys.percentile_from_histogram`) and
-the ``ab:{experiment}:{variant}`` hashes (impressions, clicks, orders). Field names are looked up from short lists of synonyms, and anything
-absent is ``None`` (the page shows "-"): the panel must never break because a counter was renamed.
+the ``ab:{experiment}:{variant}`` hashes (impressions, clicks, orders). Field names are looked up from
+short lists of synonyms, and anything absent is ``None`` (the page shows "-"): the panel must never
+break because a counter was renamed.
 """
 
 from __future__ import annotations
