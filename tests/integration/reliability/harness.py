@@ -7,12 +7,8 @@ changelog topics (last value per key), which is exactly what a restarted worker 
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,44 +19,7 @@ import redis
 from freshrec.settings import Settings
 
 from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
-
-REPO = Path(__file__).resolve().parents[3]
-
-
-class WorkerProcess:
-    """``freshrec worker`` in a subprocess; ``kill()`` is a SIGKILL (no flush, no commit)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, loglevel: str = "warning"):
-        self.env = env
-        self.log_path = log_path
-        self.loglevel = loglevel
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", self.loglevel],
-                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop(self, timeout: float = 60) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(10)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+from ..workers import REPO, WorkerProcess, isolated_overrides, remove_deployment, worker_env  # noqa: F401
 
 
 class PrivateRedis:
@@ -132,30 +91,14 @@ class Deployment:
         u = uuid.uuid4().hex[:10]
         self.unique = u
         self.tmp = tmp
-        overrides = {
-            "FRESHREC_WORKER_APP_ID": f"rel-worker-{u}",
-            "FRESHREC_TOPIC_EVENTS": f"test.events.{u}",
-            "FRESHREC_TOPIC_CATALOG": f"test.catalog.{u}",
-            "FRESHREC_TOPIC_DEAD_LETTER": f"test.dlq.{u}",
-            "FRESHREC_TOPIC_ITEM_UPDATES": f"test.item-updates.{u}",
-            "FRESHREC_REDIS_PREFIX": f"r{u}:",
-            "FRESHREC_TRENDING_INTERVAL_S": "0.5",
-            "FRESHREC_WORKER_WEB_PORT": "0",
-            "FRESHREC_NEIGHBORS_PUBLISH_S": "0.5",
-            "FRESHREC_WORKER_ITEM_TAKE_MS": "50",
-        }
+        overrides = isolated_overrides(u, "rel-worker", "r")
         if redis_url:
             overrides["FRESHREC_REDIS_URL"] = overrides["FRESHREC_REDIS_WRITE_URL"] = redis_url
         if kafka_bootstrap:
             overrides["FRESHREC_KAFKA_BOOTSTRAP"] = kafka_bootstrap
         overrides.update(extra)
         self.env_overrides = overrides
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHREC_")}
-        env.update({k: v for k, v in os.environ.items()
-                    if k in ("FRESHREC_KAFKA_BOOTSTRAP", "FRESHREC_REDIS_URL", "FRESHREC_CACHE_DIR",
-                             "FRESHREC_STACK_DIR")})
-        env.update(overrides)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env = worker_env(overrides)
         self.env = env
         self.settings = Settings(**{k.removeprefix("FRESHREC_").lower(): v for k, v in overrides.items()})
         self.redis = redis.Redis.from_url(self.settings.redis_url)
@@ -197,6 +140,33 @@ class Deployment:
         finally:
             c.close()
 
+    def committed_offsets(self) -> dict[str, int]:
+        """The consumer group's committed offsets, ``topic[partition]: offset`` (failure reports)."""
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=10_000)
+        try:
+            group = self.settings.worker_app_id
+            offsets = admin.list_group_offsets(group).get(group, {})
+            return {f"{tp.topic}[{tp.partition}]": om.offset for tp, om in sorted(offsets.items())}
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            return {"error": repr(exc)}
+        finally:
+            admin.close()
+
+    def group_state(self) -> str:
+        """The consumer group's state and member count (failure reports)."""
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=10_000)
+        try:
+            info = admin.describe_groups([self.settings.worker_app_id])[self.settings.worker_app_id]
+            return f"{info['group_state']}, {len(info['members'])} member(s)"
+        except Exception as exc:  # noqa: BLE001 - diagnostics only
+            return repr(exc)
+        finally:
+            admin.close()
+
     def read_topic(self, topic: str, timeout: float = 60.0) -> list:
         """Every record now in ``topic`` (up to its end offsets when called)."""
         from kafka import KafkaConsumer, TopicPartition
@@ -235,26 +205,4 @@ class Deployment:
     def cleanup(self) -> None:
         for w in self.workers:
             w.stop()
-        from kafka import KafkaAdminClient
-
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
-                                     client_id=f"cleanup-{self.unique}", request_timeout_ms=10_000)
-        except Exception:  # noqa: BLE001 - a private broker may already be gone
-            admin = None
-        if admin is not None:
-            try:
-                mine = [t for t in admin.list_topics() if self.unique in t]
-                if mine:
-                    admin.delete_topics(mine)
-            except Exception:  # noqa: BLE001 - cleanup must not mask the test's own result
-                pass
-            finally:
-                admin.close()
-        try:
-            for key in self.redis.scan_iter(match=f"{self.settings.redis_prefix}*", count=1000):
-                self.redis.delete(key)
-        except redis.RedisError:
-            pass
-        self.redis.close()
-        shutil.rmtree(self.settings.cache_dir / "worker" / self.settings.worker_app_id, ignore_errors=True)
+        remove_deployment(self.settings, self.unique, self.redis)

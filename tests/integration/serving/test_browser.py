@@ -32,6 +32,7 @@ from producers.schema import CatalogItem, Event, encode_event, encode_item
 from streams.keys import Keys, RecItem, RecList, encode_rec_list
 
 from ..waiting import wait_until
+from ..workers import WorkerProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -128,7 +129,9 @@ def stack(env, tmp_path, redis_client, unique):
     """Worker (or the stand-in) and API running on this test's topics; yields (base_url, keys, mode)."""
     keys = Keys(env["FRESHREC_REDIS_PREFIX"])
     procs, reactor, mode = [], None, "worker"
-    worker = _spawn(["worker"], env, tmp_path / "worker.log")
+    worker_process = WorkerProcess(env, tmp_path / "worker.log")  # the integration tests' one worker helper
+    worker_process.start()
+    worker = worker_process.proc
     procs.append(worker)
     try:
         port = free_port()

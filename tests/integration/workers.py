@@ -1,0 +1,111 @@
+"""The one way integration tests run a worker: ``freshrec worker`` subprocesses of an isolated deployment.
+
+Every deployment has its own app id (consumer group, changelog topics), topics and Redis key prefix,
+so tests run beside everyone else's on the shared stack; :func:`remove_deployment` deletes them all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+#: Passed through from the test process: where the stack is, not how a deployment is configured.
+STACK_VARS = ("FRESHREC_KAFKA_BOOTSTRAP", "FRESHREC_REDIS_URL", "FRESHREC_CACHE_DIR", "FRESHREC_STACK_DIR")
+
+
+def isolated_overrides(unique: str, app_prefix: str, key_prefix: str) -> dict[str, str]:
+    """FRESHREC_* names of one deployment, plus fast timers so tests see results quickly."""
+    return {
+        "FRESHREC_WORKER_APP_ID": f"{app_prefix}-{unique}",
+        "FRESHREC_TOPIC_EVENTS": f"test.events.{unique}",
+        "FRESHREC_TOPIC_CATALOG": f"test.catalog.{unique}",
+        "FRESHREC_TOPIC_DEAD_LETTER": f"test.dlq.{unique}",
+        "FRESHREC_TOPIC_ITEM_UPDATES": f"test.item-updates.{unique}",
+        "FRESHREC_REDIS_PREFIX": f"{key_prefix}{unique}:",
+        "FRESHREC_TRENDING_INTERVAL_S": "0.5",
+        "FRESHREC_WORKER_WEB_PORT": "0",
+        "FRESHREC_NEIGHBORS_PUBLISH_S": "0.5",
+        "FRESHREC_WORKER_ITEM_TAKE_MS": "50",
+    }
+
+
+def worker_env(overrides: dict[str, str]) -> dict[str, str]:
+    """A child environment: this process's minus its FRESHREC_* (but the stack's), plus ``overrides``;
+    this checkout's code first on PYTHONPATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHREC_") or k in STACK_VARS}
+    env.update(overrides)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+class WorkerProcess:
+    """``freshrec worker`` in a subprocess; ``kill()`` is a SIGKILL (no flush, no commit)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, loglevel: str = "warning"):
+        self.env = env
+        self.log_path = log_path
+        self.loglevel = loglevel
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", self.loglevel],
+                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def dump_stacks(self) -> None:
+        """Ask the worker to log every thread's and asyncio task's stack (mode's SIGUSR1 handler)."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGUSR1)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log(self, tail: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
+
+
+def remove_deployment(settings, unique: str, redis_client) -> None:
+    """Delete a deployment's topics (every topic named with ``unique``), keys and local table data."""
+    from kafka import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"cleanup-{unique}",
+                                 request_timeout_ms=10_000)
+    except Exception:  # noqa: BLE001 - a private broker may already be gone
+        admin = None
+    if admin is not None:
+        try:
+            mine = [t for t in admin.list_topics() if unique in t]
+            if mine:
+                admin.delete_topics(mine)
+        except Exception:  # noqa: BLE001 - cleanup must not mask the test's own result
+            pass
+        finally:
+            admin.close()
+    try:
+        for key in redis_client.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
+            redis_client.delete(key)
+    except Exception:  # noqa: BLE001 - Redis may be the thing a test stopped
+        pass
+    redis_client.close()
+    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)
