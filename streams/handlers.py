@@ -18,6 +18,7 @@ from models.online import checkpoint as online_checkpoint
 from models.online.counters import AbCounters
 from streams.covis import CovisPolicy, ItemDelta, ItemStats, NeighborList, SourcedDelta, decode_batch, \
     decode_neighbors, decode_stats, encode
+from streams.gc_tune import settle_after_recovery
 from streams.metrics import WorkerMetrics
 from streams.keys import RecItem, RecList
 from streams.processor import EventProcessor
@@ -99,6 +100,7 @@ class Handlers:
         gauges = {"last_write_ms": write_ts}
         if self._first_window_ms is None:
             self._first_window_ms = gauges["first_window_ms"] = started
+            settle_after_recovery()  # tables are recovered once events flow (streams/gc_tune.py)
         if out.event_ts:
             gauges["last_event_ts"] = max(out.event_ts)
             gauges["last_freshness_ms"] = write_ts - max(out.event_ts)
