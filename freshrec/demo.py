@@ -79,6 +79,7 @@ def demo(
             parts.append(Part("shop", shop_argv, log_dir / "shop.log"))
     parts.append(Part("api", [*exe, "serve", "--port", str(port), "--host", settings.serve_host], log_dir / "api.log"))
     env = connection_env(settings)
+    env.update(_kafka_security_env(settings))
     for part in parts:
         if part.name == "worker" and not _command_exists(exe, "worker", env):  # the shop's was checked above
             typer.secho(f"warning: `freshrec {part.argv[len(exe)]}` is not available; skipping the {part.name}",
@@ -115,11 +116,57 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _check_services(settings: Settings) -> None:
+def _kafka_config(settings: Settings) -> dict:
+    """kafka-python arguments for FRESHREC_KAFKA_SECURITY_* (TLS/SASL); a bad combination exits with its fix."""
+    from freshrec.kafka_security import KafkaSecurityError, kafka_python_config
+
+    try:
+        return kafka_python_config(settings)
+    except KafkaSecurityError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+
+
+def _kafka_security_env(settings: Settings) -> dict[str, str]:
+    """The Kafka security settings for the children, whichever source (env, .env file) they came from."""
+    env = {"FRESHREC_KAFKA_SECURITY_PROTOCOL": settings.kafka_security_protocol,
+           "FRESHREC_KAFKA_SASL_MECHANISM": settings.kafka_sasl_mechanism}
+    if settings.kafka_sasl_username:
+        env["FRESHREC_KAFKA_SASL_USERNAME"] = settings.kafka_sasl_username
+    if settings.kafka_sasl_password is not None:
+        env["FRESHREC_KAFKA_SASL_PASSWORD"] = settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_ssl_cafile:
+        env["FRESHREC_KAFKA_SSL_CAFILE"] = str(settings.kafka_ssl_cafile)
+    return env
+
+
+def _kafka_answers(settings: Settings) -> bool:
     from freshrec.stack.kafka import answers_metadata
+
+    config = _kafka_config(settings)
+    if not config:
+        return answers_metadata(settings.kafka_bootstrap)
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:  # a secured listener: the probe authenticates like every other client
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000,
+                                 client_id="freshrec-demo-probe", **config)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def _check_services(settings: Settings) -> None:
     from freshrec.stack.redis import answers_ping
 
-    if not answers_metadata(settings.kafka_bootstrap) or not answers_ping(settings.redis_url):
+    if not _kafka_answers(settings) or not answers_ping(settings.redis_url):
         typer.secho("error: Kafka or Redis does not answer; run `freshrec stack up` first (make demo does), "
                     "or set FRESHREC_KAFKA_BOOTSTRAP / FRESHREC_REDIS_URL", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
@@ -199,10 +246,12 @@ def _smoke(settings: Settings, events: int, timeout: float = 30.0) -> None:
 
     topic = f"freshrec.demo.{uuid.uuid4().hex[:8]}"
     kinds = ["view", "view", "click", "cart", "view", "order"]
+    config = _kafka_config(settings)
     try:
         consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                 group_id=f"demo-{uuid.uuid4().hex[:8]}", consumer_timeout_ms=int(timeout * 1000))
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5)
+                                 group_id=f"demo-{uuid.uuid4().hex[:8]}", consumer_timeout_ms=int(timeout * 1000),
+                                 **config)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=5, **config)
     except KafkaError as exc:
         typer.secho(f"error: cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
                     "run `freshrec stack up` or set FRESHREC_KAFKA_BOOTSTRAP", err=True, fg=typer.colors.RED)
@@ -235,7 +284,7 @@ def _delete_topic(settings: Settings, topic: str) -> None:
     from kafka.errors import KafkaError
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **_kafka_config(settings))
         try:
             admin.delete_topics([topic])
         finally:

@@ -60,9 +60,13 @@ def test_worker_and_producer_over_sasl_and_no_secret_in_logs(deployments, privat
                          env=dep.env, capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
     wait_until(lambda: not dep.redis.exists(key), 30, "the forget")
+    # the demo's Kafka path (probe, producer, consumer, admin) authenticates too
+    demo = subprocess.run([sys.executable, "-m", "freshrec", "demo", "--smoke", "-n", "5"], cwd=REPO, env=dep.env,
+                          capture_output=True, text=True, timeout=120)
+    assert demo.returncode == 0 and "all 5 events arrived" in demo.stdout, demo.stdout + demo.stderr
     assert worker.stop() == 0
     outputs = {"worker log": worker.log_path.read_text(errors="replace"), "cli": cli.stdout + cli.stderr,
-               "broker log": broker_log.read_text(errors="replace")}
+               "demo": demo.stdout + demo.stderr, "broker log": broker_log.read_text(errors="replace")}
     assert all(text for text in outputs.values())
     assert [name for name, text in outputs.items() if password in text] == []
 
