@@ -59,10 +59,14 @@ def serve(
         raise typer.Exit(2)
     typer.echo(f"serving on http://{host}:{port}/  (redis {redact_url(settings.reader_url)}, "
                f"kafka {settings.kafka_bootstrap})")
-    # "auto": uvloop and httptools when installed (uvicorn[standard]), else asyncio and h11; on the
-    # 2-core VM they took the server's CPU per request from ~0.46 to ~0.2 ms (docs/benchmarks.md)
+    # uvloop and httptools when installed (uvicorn[standard]), else asyncio and h11; on the 2-core VM
+    # they took the server's CPU per request from ~0.46 to ~0.2 ms (docs/benchmarks.md)
+    try:
+        from serving.http_protocol import CoalescingHttpToolsProtocol as http
+    except ImportError:  # no httptools: uvicorn picks h11
+        http = "auto"
     options = dict(host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
-                   loop="auto", http="auto", lifespan="on")
+                   loop="auto", http=http, lifespan="on")
     try:
         if workers > 1:
             uvicorn.run("serving.cli:production_app", factory=True, workers=workers, **options)
