@@ -249,15 +249,29 @@ class PairStore:
         neighbors = list(neighbors)
         if not neighbors and item not in self.vocab:
             return  # nothing to clear: interning it would only widen every scoring matrix
-        i = self.vocab.id(item)
-        pairs = [(self.vocab.id(b), s) for b, s in neighbors if b != item]
+        vid = self.vocab.id
+        i = vid(item)
+        n = len(neighbors)
+        cols = np.fromiter((vid(b) for b, _ in neighbors), dtype=np.int64, count=n)
+        vals = np.fromiter((s for _, s in neighbors), dtype=np.float64, count=n)
         self._ensure(len(self.vocab) - 1)
         self._cols[i], self._vals[i], self._pending[i] = _EMPTY_I, _EMPTY_F, None
-        if pairs:
-            scale = self.clock.to_now()
-            cols = np.array([c for c, _ in pairs], dtype=np.int32)
-            vals = np.array([s for _, s in pairs], dtype=np.float64) / (scale if scale > 0 else 1.0)
+        keep = cols != i
+        if not keep.all():
+            cols, vals = cols[keep], vals[keep]
+        if not len(cols):
+            return
+        scale = self.clock.to_now()
+        vals /= scale if scale > 0 else 1.0
+        # A published list has unique items: sorting it is the whole merge (called ~once per item per
+        # publish tick on every worker, so the general merge's unique/bincount was a visible cost).
+        order = np.argsort(cols, kind="stable")
+        cols, vals = cols[order], vals[order]
+        if len(cols) > 1 and (cols[1:] == cols[:-1]).any() or len(cols) > self.slack * self.top_k:
             self._merge(i, cols, vals)
+            return
+        self._cols[i] = cols.astype(np.int32)
+        self._vals[i] = vals.astype(np.float32)
 
     def is_empty(self, i: int) -> bool:
         """Row ``i`` holds nothing (scoring skips it)."""
