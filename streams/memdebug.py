@@ -36,9 +36,14 @@ class MemoryTracer:
             return []
         stats = snap.compare_to(self.baseline, "traceback")[: self.top]
         traced, peak = tracemalloc.get_traced_memory()
-        lines = [f"traced {traced / 2**20:.1f} MB (peak {peak / 2**20:.1f} MB)"]
+        import psutil
+
+        # RSS far above "traced" is memory outside the Python heap or freed but not returned (fragmentation).
+        rss = psutil.Process().memory_info().rss
+        lines = [f"rss {rss / 2**20:.1f} MB, traced {traced / 2**20:.1f} MB (peak {peak / 2**20:.1f} MB)"]
         for st in stats:
-            frames = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in st.traceback[:4])
+            # Tracebacks run oldest frame first: the allocating line is the last one.
+            frames = " <- ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in list(st.traceback)[::-1][:5])
             lines.append(f"{st.size_diff / 2**20:+8.2f} MB {st.count_diff:+9d} blocks  {frames}")
         return lines
 

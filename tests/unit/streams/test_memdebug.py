@@ -14,7 +14,7 @@ def test_report_names_the_growing_line():
         assert tracer.report() == []  # the baseline
         hoard = [bytearray(1024) for _ in range(3000)]  # ~3 MB from this line
         lines = tracer.report()
-        assert lines[0].startswith("traced ")
+        assert lines[0].startswith("rss ") and "traced" in lines[0]
         assert any("test_memdebug.py" in line and line.split()[0].startswith("+") for line in lines[1:]), lines
         del hoard
     finally:
