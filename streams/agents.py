@@ -86,7 +86,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
         @app.timer(settings.worker_tracemalloc_s, name="trace-memory")
         async def trace_memory():
-            tracer.log_report()
+            tracer.log_report(h.tables)
 
     # Not on the leader only: every worker scores with its own copy of the deep model.
     swapper = deep_swapper(settings, h)

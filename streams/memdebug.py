@@ -12,7 +12,7 @@ import tracemalloc
 
 log = logging.getLogger(__name__)
 
-FRAMES = 8
+FRAMES = 3  # the allocating line and two callers; more frames slow the worker much more
 
 
 class MemoryTracer:
@@ -47,7 +47,22 @@ class MemoryTracer:
             lines.append(f"{st.size_diff / 2**20:+8.2f} MB {st.count_diff:+9d} blocks  {frames}")
         return lines
 
-    def log_report(self) -> None:
+    def log_report(self, tables=None) -> None:
         lines = self.report()
+        if tables is not None:
+            lines.append("tables: " + table_sizes(tables))
         if lines:
             log.warning("memory growth since start:\n  %s", "\n  ".join(lines))
+
+
+def table_sizes(tables) -> str:
+    """Rows and value bytes of each worker table held here (``streams.tables.Tables``)."""
+    out = []
+    for name in ("sessions", "item_stats", "neighbors", "catalog"):
+        data = getattr(tables, name).data
+        size = sum(len(v) for v in data.values() if v is not None)
+        out.append(f"{name} {len(data)} rows {size / 2**20:.1f} MB")
+    idle = getattr(tables.sessions, "idle", None)
+    if idle is not None:
+        out.append(f"idle index {len(idle)} keys")
+    return ", ".join(out)

@@ -20,3 +20,15 @@ def test_report_names_the_growing_line():
     finally:
         if not was_tracing:
             tracemalloc.stop()  # tracing slows every later test in this process
+
+
+def test_table_sizes_counts_rows_and_bytes():
+    from types import SimpleNamespace
+
+    from streams.memdebug import table_sizes
+
+    t = lambda rows: SimpleNamespace(data=rows)  # noqa: E731
+    tables = SimpleNamespace(sessions=t({"u": b"x" * 2**20}), item_stats=t({}), neighbors=t({"i": b"ab"}),
+                             catalog=t({"i": None}))
+    text = table_sizes(tables)
+    assert "sessions 1 rows 1.0 MB" in text and "neighbors 1 rows 0.0 MB" in text and "idle" not in text
