@@ -139,6 +139,26 @@ end
 return 1
 """
 
+#: The same rule for many lists in one call (the worker writes a take window's lists this way: one
+#: command instead of one per user halves the writer's CPU per list). KEYS = the hashes;
+#: ARGV = ttl_ms, then ts, body per key. Returns how many were written.
+WRITE_MANY_IF_NEWER_LUA = """
+local ttl = tonumber(ARGV[1])
+local n = 0
+for i, key in ipairs(KEYS) do
+  local ts = ARGV[2 * i]
+  local cur = redis.call('HGET', key, 'ts')
+  if not (cur and tonumber(cur) > tonumber(ts)) then
+    redis.call('HSET', key, 'ts', ts, 'body', ARGV[2 * i + 1])
+    if ttl > 0 then
+      redis.call('PEXPIRE', key, ttl)
+    end
+    n = n + 1
+  end
+end
+return n
+"""
+
 BODY_FIELD = "body"
 TS_FIELD = "ts"
 

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, TimeoutError as RedisTimeoutError
 
-from streams.keys import WRITE_IF_NEWER_LUA, Keys, RecList, encode_rec_list
+from streams.keys import WRITE_IF_NEWER_LUA, WRITE_MANY_IF_NEWER_LUA, Keys, RecList, encode_rec_list
 from streams.keys import percentile_from_histogram  # noqa: F401 - re-exported for older importers
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,13 @@ class RedisWriter:
         self.stats_key = keys.stats(stats_name)
         self.max_backoff_s = max_backoff_s
         self._sha: str | None = None
+        self._sha_many: str | None = None
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def _load(self) -> str:
+        self._sha_many = await self.client.script_load(WRITE_MANY_IF_NEWER_LUA)
         self._sha = await self.client.script_load(WRITE_IF_NEWER_LUA)
         return self._sha
 
@@ -71,8 +73,14 @@ class RedisWriter:
                           stats: dict[str, int] | None = None, gauges: dict[str, object] | None = None) -> int:
         """Write ``(key, list)`` pairs if newer; bump counters in the same round trip. Returns #written."""
         def build(pipe, sha):
-            for key, rec in lists:
-                pipe.evalsha(sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
+            if len(lists) > 1:  # one script call for the whole window (WRITE_MANY_IF_NEWER_LUA)
+                args: list[object] = [ttl_ms]
+                for _, rec in lists:
+                    args += (rec.event_ts, encode_rec_list(rec))
+                pipe.evalsha(self._sha_many, len(lists), *[key for key, _ in lists], *args)
+            else:
+                for key, rec in lists:
+                    pipe.evalsha(sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
             if stats:
                 for field, n in stats.items():
                     if n:  # zero counters would cost a command per window for nothing
@@ -80,6 +88,8 @@ class RedisWriter:
             if gauges:
                 pipe.hset(self.stats_key, mapping=gauges)
         results = await self.execute(build)
+        if len(lists) > 1:
+            return int(results[0])
         return sum(1 for r in results[: len(lists)] if r == 1)
 
     async def record_freshness(self, freshness_ms: list[float]) -> None:
