@@ -32,7 +32,7 @@ class WindowResult:
     event_ts: list[int] = field(default_factory=list)
     duplicates: int = 0
     accepted: int = 0
-    # The accepted events themselves (not dead letters, not duplicates): what A/B counters count.
+    # The accepted events themselves (no dead letters, duplicates or forgets): what A/B counters count.
     kept: list[Event] = field(default_factory=list)
 
 
