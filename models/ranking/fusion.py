@@ -65,7 +65,8 @@ class WeightedFusion(Estimator):
         raw = np.array([n in self.raw for n in names], dtype=bool)
         w = weight[source] if len(source) else score
         keep = (w != 0.0) & (score > 0.0)
-        query, item, score, reason, source, w = query[keep], item[keep], score[keep], reason[keep], source[keep], w[keep]
+        query, item, score, reason = query[keep], item[keep], score[keep], reason[keep]
+        source, w = source[keep], w[keep]
         pos = np.arange(len(query))
         n_src = max(len(names), 1)
         qs = query * n_src + source
