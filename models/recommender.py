@@ -110,6 +110,8 @@ class StreamRecommender(Estimator):
         # The whole batch as arrays (models.ranking.pool): Candidates only for each session's final top k.
         ck = max(self.candidate_k, k)
         active = [(name, src) for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0]
+        if not hasattr(self, "item_ids"):  # unpickled from before the array path
+            self.item_ids = ItemIds()
         pool = Pool(len(sessions), [name for name, _ in active], self.item_ids)
         for n, (name, src) in enumerate(active):
             depth = k if src is self.trending else ck
