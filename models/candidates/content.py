@@ -98,6 +98,10 @@ class ContentIndex(Estimator):
     # --- scoring -----------------------------------------------------------------------------------
     def similar(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The ``k`` items most similar to ``item_id`` (cosine), best first."""
+        if item_id not in self.vectors:
+            # Not cached: ids outside the catalog (typos, bots, items not yet upserted) would grow the
+            # cache without bound, and an entry made now would go stale when the item arrives.
+            return []
         cached = self._cache.get(item_id)
         if cached is None or self._upserts - cached[0] >= self.refresh_every or \
                 (len(cached[1]) < k and len(cached[1]) == self.list_size):

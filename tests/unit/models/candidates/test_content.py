@@ -42,3 +42,16 @@ def test_upsert_replaces_and_remove_forgets():
     idx.remove_item("run2")
     assert "run2" not in [c.item for c in idx.candidates(Session("u", [Interaction("tv")]), 5)]
     assert idx.candidates(Session("u", [Interaction("unknown")]), 5) == []
+
+
+def test_ids_outside_the_catalog_are_not_cached():
+    idx = ContentIndex(refresh_every=1000)
+    for it in CATALOG:
+        idx.learn_item(it)
+    for n in range(500):
+        assert idx.similar(f"ghost{n}", 5) == []
+    assert len(idx._cache) == 0
+    # An id asked about before it was in the catalog is scored once it arrives, not served stale-empty.
+    idx.learn_item(item("ghost7", "Trail running shoe", ["shoes", "running"], 90, "Acme"))
+    assert idx.similar("ghost7", 1)[0][0] == "run1"
+    assert set(idx._cache) == {"ghost7"}
