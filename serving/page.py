@@ -2,8 +2,8 @@
 
 Rendered on the server (item details) and kept live by a small script that polls the API: the list
 refreshes every second, so a person sees it change as the worker reacts to their clicks. Clicking a
-recommendation POSTs a click event (list id, position, variant) and navigates; the new page POSTs a
-view event. A new list on screen POSTs one impression (the items shown), which feeds per-variant CTR.
+recommendation POSTs a click event (list id, position, variant, the items shown) and navigates; the
+new page POSTs a view event. A new list on screen POSTs one impression (the items shown), which feeds per-variant CTR.
 
 The markup carries ``data-*`` attributes (source, context item, list id) for the browser test.
 """
@@ -100,7 +100,8 @@ _SCRIPT = r"""
       a.textContent = r.title || r.item; a.dataset.item = r.item; a.dataset.position = i;
       a.addEventListener('click', (e) => {
         e.preventDefault();
-        const ev = {type: 'click', item_id: r.item};
+        // The whole list goes with the click: the online ranker takes the items not picked as negatives.
+        const ev = {type: 'click', item_id: r.item, shown: recs.items.map(x => x.item)};
         if (recs.list_id) { ev.list_id = recs.list_id; ev.position = i; }
         if (recs.variant) { ev.variant = recs.variant; }
         post(ev).finally(() => { location.href = a.href; });
