@@ -15,19 +15,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import typer
 
-from freshrec.settings import ENV_PREFIX, Settings
-
-REPO = Path(__file__).resolve().parents[1]
+from freshrec.settings import ENV_PREFIX
+from streams.bench_worker import BenchWorker, fail
 
 
 def _events_from(dataset: Path | None, n: int, concurrent: int, seed: int) -> list[tuple[str, str]]:
@@ -68,32 +62,6 @@ def _events_from(dataset: Path | None, n: int, concurrent: int, seed: int) -> li
     return out
 
 
-class _Worker:
-    def __init__(self, env: dict[str, str], log_path: Path, profile: Path | None = None):
-        self.env, self.log_path, self.proc = env, log_path, None
-        self.profile = profile
-
-    def start(self) -> None:
-        prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", "warning"],
-                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
-
-
 def pipeline(
     events: int = typer.Option(50_000, "--events", "-n", min=1, max=10_000_000, help="Events to replay."),
     rate: float = typer.Option(0.0, "--rate", min=0, help="Produce at this many events/s (freshness mode); "
@@ -118,28 +86,12 @@ def pipeline(
 
     from producers.kafka_out import EventProducer
     from producers.schema import Event
-    from streams.keys import Keys
     from streams.topics import ensure_topics
     from streams.writer import percentile_from_histogram
 
-    u = uuid.uuid4().hex[:8]
-    overrides = {
-        "worker_app_id": f"bench-{u}", "topic_events": f"bench.events.{u}", "topic_catalog": f"bench.catalog.{u}",
-        "topic_dead_letter": f"bench.dlq.{u}", "topic_item_updates": f"bench.item-updates.{u}",
-        "redis_prefix": f"b{u}:", "worker_web_port": 0,
-    }
-    if recommender:
-        overrides["worker_recommender"] = recommender
-    settings = Settings(**overrides)
-    env = dict(os.environ)
-    env.update({ENV_PREFIX + k.upper(): str(v) for k, v in overrides.items()})
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    log_path = Path(settings.cache_dir) / "bench" / f"pipeline-{u}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    worker = _Worker(env, log_path, profile)
-    keys = Keys(settings.redis_prefix)
+    worker = BenchWorker("bench", "pipeline", {"worker_recommender": recommender or None}, profile=profile)
+    settings, keys, stats_key, log_path = worker.settings, worker.keys, worker.stats_key, worker.log_path
     r = redis.Redis.from_url(settings.redis_url)
-    stats_key = keys.stats("worker")
     pairs = _events_from(dataset, events, concurrent, seed)
     n = len(pairs)
     last_ts: dict[str, int] = {}
@@ -148,10 +100,10 @@ def pipeline(
             ensure_topics(settings)
             out = EventProducer.from_settings(settings, linger_ms=5)
         except (KafkaError, Exception) as exc:  # noqa: BLE001 - say what to fix, never a traceback
-            _fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); run `freshrec stack up`")
+            fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); run `freshrec stack up`")
 
         def stat(field: str) -> int:
-            return int(r.hget(stats_key, field) or 0)
+            return worker.stat(r, field)
 
         cpu_mark: list[tuple[float, int]] = []  # (worker CPU s, events done) once it is warm
 
@@ -169,10 +121,10 @@ def pipeline(
                     cpu = worker_cpu()  # imports and recovery are not per-event work
                     if cpu is not None:
                         cpu_mark.append((cpu, done))
-                if worker.proc is not None and worker.proc.poll() is not None:
-                    _fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
+                if worker.proc is not None and not worker.alive():
+                    fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
                 if time.monotonic() > deadline:
-                    _fail(f"timed out waiting for {what}; worker log: {log_path}")
+                    fail(f"timed out waiting for {what}; worker log: {log_path}")
                 if progress is not None:
                     progress.update(task, completed=stat("events"))
                 time.sleep(0.05)
@@ -267,24 +219,10 @@ def pipeline(
         out.close()
     finally:
         worker.stop()
-        _cleanup(settings, u, r)
+        worker.cleanup(r)
     if json_out:
         typer.echo(json.dumps(result))
     else:
         for k, v in result.items():
             typer.echo(f"{k:>20}: {v}")
 
-
-def _cleanup(settings: Settings, u: str, r) -> None:
-    from kafka import KafkaAdminClient
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"bench-cleanup-{u}")
-        mine = [t for t in admin.list_topics() if u in t]
-        if mine:
-            admin.delete_topics(mine)
-        admin.close()
-    except Exception:  # noqa: BLE001
-        pass
-    for key in r.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
-        r.delete(key)
-    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)

@@ -16,23 +16,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import typer
 
-from freshrec.settings import ENV_PREFIX, Settings
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _fail(msg: str) -> None:
-    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+from freshrec.settings import ENV_PREFIX
+from streams.bench_worker import BenchWorker, fail
 
 
 def _slope_per_min(samples: list[dict], field: str, last_s: float | None = None) -> float | None:
@@ -80,32 +70,19 @@ def soak(
 
     from producers.kafka_out import EventProducer, ProducerError
     from producers.schema import Event
-    from streams.keys import Keys
     from streams.topics import ensure_topics
 
-    u = uuid.uuid4().hex[:8]
-    overrides = {
-        "worker_app_id": f"soak-{u}", "topic_events": f"soak.events.{u}", "topic_catalog": f"soak.catalog.{u}",
-        "topic_dead_letter": f"soak.dlq.{u}", "topic_item_updates": f"soak.item-updates.{u}",
-        "redis_prefix": f"s{u}:", "worker_web_port": 0,
-    }
-    worker_knobs = {"session_idle_ttl_s": session_ttl_s, "session_expiry_interval_s": expiry_interval_s,
-                    "rec_user_ttl_s": list_ttl_s}
-    overrides.update({k: v for k, v in worker_knobs.items() if v is not None})
-    settings = Settings(**overrides)
-    env = dict(os.environ)
-    env.update({ENV_PREFIX + k.upper(): str(v) for k, v in overrides.items()})
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
-    log_path = Path(settings.cache_dir) / "bench" / f"soak-{u}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    worker = BenchWorker("soak", "soak", {"session_idle_ttl_s": session_ttl_s,
+                                          "session_expiry_interval_s": expiry_interval_s,
+                                          "rec_user_ttl_s": list_ttl_s}, loglevel="info")
+    settings, log_path = worker.settings, worker.log_path
     r = redis.Redis.from_url(settings.redis_url)
-    keys = Keys(settings.redis_prefix)
     try:
         r.ping()
         ensure_topics(settings)
         out = EventProducer.from_settings(settings, linger_ms=5)
     except (redis.RedisError, ProducerError, Exception) as exc:  # noqa: BLE001 - say what to fix
-        _fail(f"cannot reach Kafka/Redis ({type(exc).__name__}: {exc}); run `freshrec stack up`")
+        fail(f"cannot reach Kafka/Redis ({type(exc).__name__}: {exc}); run `freshrec stack up`")
     rng = random.Random(seed)
     weights = [1.0 / (k + 1) ** 0.9 for k in range(items)]
     cum, acc = [], 0.0
@@ -114,9 +91,8 @@ def soak(
         cum.append(acc)
     import bisect
 
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "freshrec", "worker", "--loglevel", "info"], cwd=REPO,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker.start()
+    proc = worker.proc
     samples: list[dict] = []
     produced = 0
     next_user = [0]  # users seen so far are u0 .. u{next_user - 1}
@@ -126,7 +102,7 @@ def soak(
         def sample(t0: float) -> dict:
             info = r.info("memory")
             n_keys = sum(1 for _ in r.scan_iter(match=f"{settings.redis_prefix}*", count=5000))
-            processed = int(r.hget(keys.stats("worker"), "events") or 0)
+            processed = worker.stat(r, "events")
             rss = sum(p.memory_info().rss for p in [wproc, *wproc.children(recursive=True)])
             return {"t_s": round(time.monotonic() - t0, 1), "produced": produced, "processed": processed,
                     "distinct_users": next_user[0], "worker_rss_mb": round(rss / 2**20, 1),
@@ -141,7 +117,7 @@ def soak(
             task = progress.add_task(f"soak at {rate:g}/s", total=minutes * 60)
             while (now := time.monotonic()) < end:
                 if proc.poll() is not None:
-                    _fail(f"the worker exited ({proc.returncode}) after {now - t0:.0f}s; log: {log_path}")
+                    fail(f"the worker exited ({proc.returncode}) after {now - t0:.0f}s; log: {log_path}")
                 if now >= next_sample:
                     samples.append(sample(t0))
                     next_sample += sample_s
@@ -164,8 +140,7 @@ def soak(
             out.flush()
             # Let the worker drain what it has before the last sample.
             drain_end = time.monotonic() + 120
-            while (int(r.hget(keys.stats("worker"), "events") or 0) < produced and time.monotonic() < drain_end
-                   and proc.poll() is None):
+            while worker.stat(r, "events") < produced and time.monotonic() < drain_end and worker.alive():
                 time.sleep(0.5)
             samples.append(sample(t0))
         out.close()
@@ -177,8 +152,8 @@ def soak(
             "session_idle_ttl_s": settings.session_idle_ttl_s,
             "session_expiry_interval_s": settings.session_expiry_interval_s,
             "rec_user_ttl_s": settings.rec_user_ttl_s, "worker_recommender": settings.worker_recommender,
-            "processed": samples[-1]["processed"], "worker_alive": proc.poll() is None,
-            "dead_letters": int(r.hget(keys.stats("worker"), "dead_letters") or 0),
+            "processed": samples[-1]["processed"], "worker_alive": worker.alive(),
+            "dead_letters": worker.stat(r, "dead_letters"),
             "worker_rss_mb_first": rss[0], "worker_rss_mb_max": max(rss), "worker_rss_mb_last": rss[-1],
             "worker_rss_mb_max_first_third": max(rss[:third]), "worker_rss_mb_max_last_third": max(rss[-third:]),
             "worker_rss_mb_per_min_second_half": _slope_per_min(samples, "worker_rss_mb"),
@@ -193,14 +168,8 @@ def soak(
             "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "samples": samples,
         }
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        _cleanup(settings, u, r)
+        worker.stop()
+        worker.cleanup(r)
     if plot is not None:
         _plot(result, plot)
     if json_out:
@@ -254,22 +223,3 @@ def _plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
-
-def _cleanup(settings: Settings, u: str, r) -> None:
-    import shutil
-
-    from kafka import KafkaAdminClient
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"soak-cleanup-{u}")
-        try:
-            mine = [t for t in admin.list_topics() if u in t]
-            if mine:
-                admin.delete_topics(mine)
-        finally:
-            admin.close()
-    except Exception:  # noqa: BLE001 - cleanup is best effort
-        pass
-    for key in r.scan_iter(match=f"{settings.redis_prefix}*", count=5000):
-        r.delete(key)
-    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)

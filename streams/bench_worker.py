@@ -1,0 +1,99 @@
+"""The live worker the benchmarks drive (``bench pipeline``, ``bench soak``): one subprocess per run.
+
+Each run gets its own app id, topics and Redis prefix (a random run id in every name), so a run
+never reads another's events or lists on the shared stack; :meth:`BenchWorker.cleanup` removes them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import typer
+
+from freshrec.settings import ENV_PREFIX, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def fail(msg: str) -> None:
+    """Stop the benchmark with a message that says what to fix (exit 2, no traceback)."""
+    typer.secho(f"error: {msg}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+class BenchWorker:
+    """``freshrec worker`` in a subprocess on names unique to this run.
+
+    ``name`` prefixes the app id and topics (its first letter the Redis prefix); ``overrides`` are
+    further settings for the worker (None values are left at their defaults); its output goes to
+    ``<cache_dir>/bench/<log_name>-<run id>.log``.
+    """
+
+    def __init__(self, name: str, log_name: str, overrides: dict | None = None, loglevel: str = "warning",
+                 profile: Path | None = None):
+        from streams.keys import Keys
+
+        self.run_id = u = uuid.uuid4().hex[:8]
+        settings = {
+            "worker_app_id": f"{name}-{u}", "topic_events": f"{name}.events.{u}",
+            "topic_catalog": f"{name}.catalog.{u}", "topic_dead_letter": f"{name}.dlq.{u}",
+            "topic_item_updates": f"{name}.item-updates.{u}", "redis_prefix": f"{name[0]}{u}:", "worker_web_port": 0,
+        }
+        settings.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        self.settings = Settings(**settings)
+        self.env = dict(os.environ)
+        self.env.update({ENV_PREFIX + k.upper(): str(v) for k, v in settings.items()})
+        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), self.env.get("PYTHONPATH", "")) if p)
+        self.log_path = Path(self.settings.cache_dir) / "bench" / f"{log_name}-{u}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.keys = Keys(self.settings.redis_prefix)
+        self.stats_key = self.keys.stats("worker")
+        self.loglevel, self.profile = loglevel, profile
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
+        with open(self.log_path, "ab") as log:
+            cmd = [sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", self.loglevel]
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stat(self, r, field: str) -> int:
+        """One counter of the worker's stats hash in Redis (0 until it is written)."""
+        return int(r.hget(self.stats_key, field) or 0)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def cleanup(self, r) -> None:
+        """Delete this run's topics, Redis keys and worker state folder (best effort)."""
+        from kafka import KafkaAdminClient
+
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
+                                     client_id=f"bench-cleanup-{self.run_id}")
+            try:
+                mine = [t for t in admin.list_topics() if self.run_id in t]
+                if mine:
+                    admin.delete_topics(mine)
+            finally:
+                admin.close()
+        except Exception:  # noqa: BLE001 - cleanup is best effort
+            pass
+        for key in r.scan_iter(match=f"{self.settings.redis_prefix}*", count=5000):
+            r.delete(key)
+        shutil.rmtree(self.settings.cache_dir / "worker" / self.settings.worker_app_id, ignore_errors=True)
