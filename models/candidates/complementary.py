@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.covisit import pool_rows, score_rows
-from models.candidates.pairstore import PairStore, decay_weights
+from models.candidates.pairstore import PairModel, PairStore, decay_weights
 from models.ranking.pool import Pool
 from producers.schema import CatalogItem
 
@@ -26,7 +26,7 @@ BASKET = ("cart", "order")
 Pair = tuple[str, str, float]
 
 
-class Complementary(Estimator):
+class Complementary(PairModel, Estimator):
     name = "complementary"
     reason_template = "bought with {item}"
 
@@ -55,12 +55,6 @@ class Complementary(Estimator):
                     break
         return [p for a in basket for p in ((a, b, 1.0), (b, a, 1.0))]
 
-    def add_pair(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
-        self.store.add(a, b, weight, ts or None)
-
-    def learn_one(self, session: Session, interaction: Interaction) -> None:
-        self.store.add_pairs(self.pairs(session, interaction), interaction.ts or None)
-
     def learn_item(self, item: CatalogItem) -> None:
         """Record catalog complements in both directions, bounded per item."""
         for other in item.complements:
@@ -74,13 +68,6 @@ class Complementary(Estimator):
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
         """Public session logs carry no cart/order events: nothing to learn from item lists."""
-
-    # --- sharing -----------------------------------------------------------------------------------
-    def neighbors(self, item: str) -> list[tuple[str, float]]:
-        return self.store.neighbors(item)
-
-    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]) -> None:
-        self.store.set_neighbors(item, neighbors)
 
     # --- scoring -----------------------------------------------------------------------------------
     def candidates(self, session: Session, k: int) -> list[Candidate]:

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from models.base import Candidate, Estimator, Interaction, Session
-from models.candidates.pairstore import PairStore, decay_weights
+from models.candidates.pairstore import PairModel, PairStore, decay_weights
 from models.ranking.pool import Pool
 
 WEEK_MS = 7 * 24 * 3600 * 1000
@@ -31,7 +31,7 @@ WEEK_MS = 7 * 24 * 3600 * 1000
 Pair = tuple[str, str, float]
 
 
-class CoVisitation(Estimator):
+class CoVisitation(PairModel, Estimator):
     name = "covisit"
     reason_template = "viewed together with {item}"
 
@@ -70,13 +70,6 @@ class CoVisitation(Estimator):
                 out.append((b, a, self.backward * w))
         return out
 
-    def add_pair(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
-        """Apply one pair to item ``a``'s row (runs where item ``a`` lives)."""
-        self.store.add(a, b, weight, ts or None)
-
-    def learn_one(self, session: Session, interaction: Interaction) -> None:
-        self.store.add_pairs(self.pairs(session, interaction), interaction.ts or None)
-
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
         """Offline bulk learning from whole sessions; same pairs as replaying them through learn_one."""
         vocab = self.store.vocab
@@ -99,13 +92,6 @@ class CoVisitation(Estimator):
         r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
         keep = r != c
         self.store.add_many(r[keep], c[keep], v[keep])
-
-    # --- sharing between workers -------------------------------------------------------------------
-    def neighbors(self, item: str) -> list[tuple[str, float]]:
-        return self.store.neighbors(item)
-
-    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]) -> None:
-        self.store.set_neighbors(item, neighbors)
 
     # --- scoring -----------------------------------------------------------------------------------
     def candidates(self, session: Session, k: int) -> list[Candidate]:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from models.base import Interaction, Session
 
 _MAX_EXPONENT = 60.0  # 2**60 * counts stays far below float32's 3e38
 
@@ -299,6 +303,33 @@ class PairStore:
         self._vals = [np.asarray(data[indptr[i]:indptr[i + 1]], dtype=np.float32) for i in range(n)]
         self._pending = [None] * n
         self._ensure(len(self.vocab) - 1)
+
+
+class PairModel:
+    """Learning and sharing of a model whose whole learned state is one :class:`PairStore` (``self.store``).
+
+    The model says which pairs an interaction makes (:meth:`pairs`, run where the session lives);
+    :meth:`add_pair` applies one where item ``a`` lives, and :meth:`neighbors` / :meth:`set_neighbors`
+    carry a row between workers. Put it before :class:`~models.base.Estimator` in the bases.
+    """
+
+    store: PairStore
+
+    def pairs(self, session: Session, interaction: Interaction) -> list[tuple[str, str, float]]:
+        raise NotImplementedError
+
+    def add_pair(self, a: str, b: str, weight: float, ts: int | None = None) -> None:
+        """Apply one pair to item ``a``'s row (runs where item ``a`` lives)."""
+        self.store.add(a, b, weight, ts or None)
+
+    def learn_one(self, session: Session, interaction: Interaction) -> None:
+        self.store.add_pairs(self.pairs(session, interaction), interaction.ts or None)
+
+    def neighbors(self, item: str) -> list[tuple[str, float]]:
+        return self.store.neighbors(item)
+
+    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]) -> None:
+        self.store.set_neighbors(item, neighbors)
 
 
 def decay_weights(n: int, exponent: float) -> list[float]:
