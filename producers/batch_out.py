@@ -20,12 +20,12 @@ from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from producers.kafka_out import DeliveryError, ProducerError
+from producers.kafka_out import DeliveryError, FlushOnExit, ProducerError
 
 _MAX_CACHED_KEYS = 1_000_000
 
 
-class BatchSender:
+class BatchSender(FlushOnExit):
     """``send(topic, key, value)`` appends to the partition's open batch; ``flush()`` waits for all."""
 
     def __init__(self, bootstrap: str, *, batch_bytes: int = 1024 * 1024, client_id: str = "freshrec-bulk",
@@ -118,13 +118,3 @@ class BatchSender:
         if not self._loop.is_closed():
             self._loop.run_until_complete(self._producer.stop())
             self._loop.close()
-
-    def __enter__(self) -> BatchSender:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self.close()

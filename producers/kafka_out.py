@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Any
+from typing import Any, Self
 
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -59,7 +59,28 @@ class DeliveryError(ProducerError):
         super().__init__(f"{failed} record(s) were not delivered to Kafka; first error: {first!r}")
 
 
-class EventProducer:
+class FlushOnExit:
+    """``with`` a sender: leaving the block flushes (so delivery failures raise) unless it is already
+    raising, and closes the sender either way."""
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
+
+
+class EventProducer(FlushOnExit):
     """A thin, batching wrapper around :class:`kafka.KafkaProducer` for events and catalog items.
 
     Hyperparameters are the producer's batching knobs; ``sent`` and ``failed`` count records since
@@ -171,16 +192,6 @@ class EventProducer:
 
     def close(self, timeout: float | None = None) -> None:
         self._producer.close(timeout)
-
-    def __enter__(self) -> EventProducer:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self.close()
 
 
 def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str | None = None,
