@@ -124,8 +124,10 @@ def start(libs: Path, config: Path, log_path: Path, heap: str) -> int:
     return spawn(args, log_path).pid
 
 
-def answers_metadata(bootstrap: str) -> bool:
-    """True once the broker answers a metadata request (not merely accepts TCP)."""
+def answers_metadata(bootstrap: str, *, request_timeout_ms: int = 2000, client_id: str = "freshrec-stack-probe",
+                     **kafka_config) -> bool:
+    """True once the broker answers a metadata request (not merely accepts TCP); ``kafka_config`` are
+    further admin-client settings (a secured listener's: the probe authenticates like any client)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -133,8 +135,8 @@ def answers_metadata(bootstrap: str) -> bool:
     if not host or not port.isdigit() or not _accepts_tcp(host, int(port)):
         return False  # the admin client would sit in its own reconnect backoff instead
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000,
-                                 client_id="freshrec-stack-probe")
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms,
+                                 client_id=client_id, **kafka_config)
     except (KafkaError, OSError, ValueError):
         return False
     try:
