@@ -31,7 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import typer
 
@@ -87,6 +88,17 @@ def cleanup(settings: Settings, prefix: str) -> None:
     r.close()
 
 
+@contextmanager
+def _seeded(settings: Settings, users: int, items: int) -> Iterator[str]:
+    """A fresh key prefix seeded with the lists, removed afterwards (also after a partial seed)."""
+    prefix = f"bench{uuid.uuid4().hex[:6]}:"
+    try:
+        seed(settings, prefix, users, items)
+        yield prefix
+    finally:
+        cleanup(settings, prefix)
+
+
 def _request_ids(users: int, items: int, i: int) -> tuple[str | None, str]:
     # 10% anonymous visitors; the rest spread over users and items
     h = (i * 2654435761) & 0xFFFFFFFF
@@ -128,22 +140,26 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+# The options both commands take, declared once so their help and defaults cannot drift apart.
+_RATE = typer.Option(2000.0, help="Requests per second of the fixed-rate phase.")
+_SECONDS = typer.Option(10.0, help="Duration of each phase.")
+_USERS = typer.Option(10_000, help="User lists to seed.")
+_ITEMS = typer.Option(2_000, help="Item lists to seed.")
+_JSON = typer.Option(False, "--json", help="Print one JSON object.")
+
+
 def lookup(
-    rate: float = typer.Option(2000.0, help="Requests per second of the fixed-rate phase."),
-    seconds: float = typer.Option(10.0, help="Duration of each phase."),
+    rate: float = _RATE,
+    seconds: float = _SECONDS,
     concurrency: int = typer.Option(16, min=1, max=1024, help="Requests in flight in the max-rate phase."),
-    users: int = typer.Option(10_000, help="User lists to seed."),
-    items: int = typer.Option(2_000, help="Item lists to seed."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    users: int = _USERS,
+    items: int = _ITEMS,
+    as_json: bool = _JSON,
 ) -> None:
     """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate, and the max rate."""
     settings = _common(rate, seconds, users, items)
-    prefix = f"bench{uuid.uuid4().hex[:6]}:"
-    seed(settings, prefix, users, items)
-    try:
+    with _seeded(settings, users, items) as prefix:
         result = _run(_lookup(settings, prefix, rate, seconds, concurrency, users, items))
-    finally:
-        cleanup(settings, prefix)
     _print("lookup", result, as_json)
 
 
@@ -170,38 +186,36 @@ async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) ->
 
 
 def api(
-    rate: float = typer.Option(2000.0, help="Requests per second of the fixed-rate phase."),
-    seconds: float = typer.Option(10.0, help="Duration of each phase."),
+    rate: float = _RATE,
+    seconds: float = _SECONDS,
     connections: int = typer.Option(32, min=1, max=1024, help="Keep-alive connections to the API."),
     workers: int = typer.Option(1, min=1, max=64, help="`freshrec serve --workers`."),
-    users: int = typer.Option(10_000, help="User lists to seed."),
-    items: int = typer.Option(2_000, help="Item lists to seed."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    users: int = _USERS,
+    items: int = _ITEMS,
+    as_json: bool = _JSON,
 ) -> None:
     """Latency of GET /recommendations (k=10) through `freshrec serve` at a fixed rate, and the max rate."""
     settings = _common(rate, seconds, users, items)
     from freshrec.stack.manager import connection_env
     from freshrec.stack.process import free_port
 
-    prefix = f"bench{uuid.uuid4().hex[:6]}:"
     port = free_port()
-    env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
-    seed(settings, prefix, users, items)
-    # stderr to a file: a pipe nobody reads during the run would block the server once it filled
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, "-m", "freshrec", "serve", "--port", str(port),
-                               "--workers", str(workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-    server.log = log
-    try:
-        result = _run(_api(server, port, rate, seconds, connections, users, items, workers))
-    finally:
-        server.terminate()
+    with _seeded(settings, users, items) as prefix:
+        env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
+        # stderr to a file: a pipe nobody reads during the run would block the server once it filled
+        log = tempfile.TemporaryFile()
+        server = subprocess.Popen([sys.executable, "-m", "freshrec", "serve", "--port", str(port),
+                                   "--workers", str(workers)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        server.log = log
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        cleanup(settings, prefix)
+            result = _run(_api(server, port, rate, seconds, connections, users, items, workers))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
     _print("api", {**result, "workers": workers}, as_json)
 
 
