@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,15 +101,21 @@ class Stack:
         kafka.format_storage(libs, config, data_dir)
         log_path = self.paths.root / "kafka.log"
         pid = kafka.start(libs, config, log_path, s.stack_kafka_heap)
-        pidfile.write(pid)
         bootstrap = f"127.0.0.1:{port}"
+        self._await_ready(pidfile, pid, lambda alive: kafka.wait_ready(bootstrap, log_path, alive=alive))
+        state.update(kafka_port=port, kafka_controller_port=cport, kafka_bootstrap=bootstrap)
+
+    @staticmethod
+    def _await_ready(pidfile: PidFile, pid: int, wait: Callable[[Callable[[], bool]], None]) -> None:
+        """Record ``pid``, then ``wait(alive)`` for its service; one that never answers is stopped and
+        forgotten, so a failed ``up`` leaves no half-started process behind."""
+        pidfile.write(pid)
         try:
-            kafka.wait_ready(bootstrap, log_path, alive=lambda: pid_alive(pid))
+            wait(lambda: pid_alive(pid))
         except StackError:
             stop_pid(pid)
             pidfile.clear()
             raise
-        state.update(kafka_port=port, kafka_controller_port=cport, kafka_bootstrap=bootstrap)
 
     def _up_redis(self, state: dict) -> None:
         pidfile = self.paths.redis_pid
@@ -123,14 +130,8 @@ class Stack:
         config = redis.write_config(self.paths.root / "redis-conf", self.paths.root / "redis-data", port, password)
         log_path = self.paths.root / "redis.log"
         pid = redis.start(binary, config, log_path)
-        pidfile.write(pid)
         url = f"redis://:{password}@127.0.0.1:{port}/0"
-        try:
-            redis.wait_ready(url, log_path, alive=lambda: pid_alive(pid))
-        except StackError:
-            stop_pid(pid)
-            pidfile.clear()
-            raise
+        self._await_ready(pidfile, pid, lambda alive: redis.wait_ready(url, log_path, alive=alive))
         state.update(redis_port=port, redis_password=password, redis_url=url)
 
     def _ensure_redis_users(self, state: dict) -> None:
