@@ -160,17 +160,16 @@ def _as_event_error(exc: msgspec.MsgspecError) -> EventError:
 
 def decode_event(data: bytes | str) -> Event:
     """Parse and validate one event; raise :class:`EventError` naming the field."""
-    try:
-        return _event_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        return _raise(exc)
-    except msgspec.DecodeError as exc:
-        raise EventError("$", f"not valid JSON: {exc}") from None
+    return _decode(_event_decoder, data)
 
 
 def decode_item(data: bytes | str) -> CatalogItem:
+    return _decode(_item_decoder, data)
+
+
+def _decode(decoder: msgspec.json.Decoder, data: bytes | str):
     try:
-        return _item_decoder.decode(data)
+        return decoder.decode(data)
     except msgspec.ValidationError as exc:
         return _raise(exc)
     except msgspec.DecodeError as exc:
