@@ -50,6 +50,9 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
     watcher = RecWatcher(crash.redis, crash.settings.redis_prefix)
     half = len(events) // 2
     produce(crash, events[:half])
+    # The worker's start (group join, recovery) can outlast the feeder: feed once it is consuming, so
+    # the kill lands while events still arrive.
+    wait_until(lambda: crash.stats().get("events", 0) > 0, 120, f"the worker to consume (log: {worker.log()})")
     # The rest arrives while the worker runs; it dies (SIGKILL: no flush, no commit) part-way.
     feeder = threading.Thread(target=produce, args=(crash, events[half:], 400.0))
     feeder.start()
