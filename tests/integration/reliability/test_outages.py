@@ -27,15 +27,28 @@ def caught_up(dep, events) -> bool:
         return False
 
 
-def test_redis_down_for_ten_seconds_loses_nothing(deployments, private_redis, reference_run):
-    ref, events = reference_run
-    dep = deployments(redis_url=private_redis.url)
+def start_with(dep, events):
+    """Start a worker on ``dep`` and wait until it has processed ``events`` (the run before the outage)."""
     dep.ensure_topics()
     worker = dep.worker()
     worker.start()
+    produce(dep, events)
+    wait_until(lambda: dep.stats().get("events", 0) >= len(events), 120,
+               f"the first {len(events)} events (log: {worker.log()})")
+    return worker
+
+
+def nothing_lost(dep, ref, events) -> None:
+    """Every event reached the sessions, which match the run without an outage."""
+    wait_until(lambda: all_reflected(dep, events), 60, "every event in the sessions", interval=0.5)
+    assert sessions_state(dep) == sessions_state(ref)
+
+
+def test_redis_down_for_ten_seconds_loses_nothing(deployments, private_redis, reference_run):
+    ref, events = reference_run
+    dep = deployments(redis_url=private_redis.url)
     third = len(events) // 3
-    produce(dep, events[:third])
-    wait_until(lambda: dep.stats().get("events", 0) >= third, 120, f"the first third (log: {worker.log()})")
+    worker = start_with(dep, events[:third])
 
     private_redis.stop()
     down_at = time.monotonic()
@@ -52,8 +65,7 @@ def test_redis_down_for_ten_seconds_loses_nothing(deployments, private_redis, re
     watcher.stop()
     assert watcher.regressions == []
     assert "redis unavailable" in worker.log()  # it did retry (with backoff) rather than drop windows
-    wait_until(lambda: all_reflected(dep, events), 60, "every event in the sessions", interval=0.5)
-    assert sessions_state(dep) == sessions_state(ref)
+    nothing_lost(dep, ref, events)
     assert dep.stats()["events"] >= len(events) and worker.alive()
 
 
@@ -82,12 +94,8 @@ def test_broker_restart_during_processing_loses_nothing(deployments, private_sta
     ref, events = reference_run
     stack, conn = private_stack
     dep = deployments(kafka_bootstrap=conn["kafka_bootstrap"], redis_url=conn["redis_url"])
-    dep.ensure_topics()
-    worker = dep.worker()
-    worker.start()
     half = len(events) // 2
-    produce(dep, events[:half])
-    wait_until(lambda: dep.stats().get("events", 0) >= half, 120, f"the first half (log: {worker.log()})")
+    worker = start_with(dep, events[:half])
 
     stop_pid(stack.paths.kafka_pid.read(), timeout=60)  # graceful broker shutdown, then a cold start
     stack.paths.kafka_pid.clear()
@@ -99,5 +107,4 @@ def test_broker_restart_during_processing_loses_nothing(deployments, private_sta
     wait_until(lambda: caught_up(dep, events) or not worker.alive(), 180,
                f"every list to catch up (log: {worker.log()})", interval=0.5)
     assert worker.alive(), worker.log()
-    wait_until(lambda: all_reflected(dep, events), 60, "every event in the sessions", interval=0.5)
-    assert sessions_state(dep) == sessions_state(ref)
+    nothing_lost(dep, ref, events)
