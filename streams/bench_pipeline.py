@@ -129,18 +129,27 @@ def pipeline(
                     progress.update(task, completed=stat("events"))
                 time.sleep(0.05)
 
+        def produce(progress, task, pace: float) -> float:
+            """Send the replay (at ``pace``/s, flat out when 0), noting each user's last event time;
+            returns the seconds it took, flush included."""
+            every = 2000 if pace > 0 else 5000
+            t0 = time.perf_counter()
+            for i, (user, item) in enumerate(pairs):
+                if pace > 0 and (delay := t0 + i / pace - time.perf_counter()) > 0.002:
+                    time.sleep(delay)
+                ts = int(time.time() * 1000)
+                out.send_event(Event(event_id=f"b{i}", ts=ts, user_id=user, item_id=item, type="view"))
+                last_ts[user] = ts
+                if i % every == 0:
+                    progress.update(task, completed=i)
+            out.flush()
+            progress.update(task, completed=n)
+            return time.perf_counter() - t0
+
         produce_start = 0
         with Progress(console=Console(stderr=True), transient=json_out) as progress:
             if rate <= 0:
-                task = progress.add_task("producing", total=n)
-                for i, (user, item) in enumerate(pairs):
-                    ts = int(time.time() * 1000)
-                    out.send_event(Event(event_id=f"b{i}", ts=ts, user_id=user, item_id=item, type="view"))
-                    last_ts[user] = ts
-                    if i % 5000 == 0:
-                        progress.update(task, completed=i)
-                out.flush()
-                progress.update(task, completed=n)
+                produce(progress, progress.add_task("producing", total=n), 0.0)
                 worker.start()
                 task = progress.add_task("worker consuming", total=n)
                 wait(lambda: stat("events") >= n, "the worker to consume every event", progress, task)
@@ -157,22 +166,8 @@ def pipeline(
                 before = {k.decode(): int(v) for k, v in r.hgetall(stats_key).items() if k.startswith(b"fh:")}
                 if (cpu := worker_cpu()) is not None:
                     cpu_mark.append((cpu, stat("events")))
-                task = progress.add_task(f"producing at {rate:g}/s", total=n)
                 produce_start = int(time.time() * 1000)
-                t0 = time.perf_counter()
-                for i, (user, item) in enumerate(pairs):
-                    due = t0 + i / rate
-                    delay = due - time.perf_counter()
-                    if delay > 0.002:
-                        time.sleep(delay)
-                    ts = int(time.time() * 1000)
-                    out.send_event(Event(event_id=f"b{i}", ts=ts, user_id=user, item_id=item, type="view"))
-                    last_ts[user] = ts
-                    if i % 2000 == 0:
-                        progress.update(task, completed=i)
-                out.flush()
-                produce_s = time.perf_counter() - t0
-                progress.update(task, completed=n)
+                produce_s = produce(progress, progress.add_task(f"producing at {rate:g}/s", total=n), rate)
                 expected = n + 1
                 task = progress.add_task("worker catching up", total=expected)
                 wait(lambda: stat("events") >= expected, "the worker to consume every event", progress, task)
