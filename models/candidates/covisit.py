@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.pairstore import PairModel, PairStore, decay_weights
-from models.ranking.pool import Pool
+from models.ranking.pool import Pool, top_order
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 
@@ -188,12 +188,7 @@ def top_k_rows(r: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = indptr[qi], indptr[qi + 1]
         if lo == hi:
             continue
-        seg = data[lo:hi]
-        if hi - lo > k:
-            top = np.argpartition(-seg, k - 1)[:k]
-            top = top[np.argsort(-seg[top], kind="stable")]
-        else:
-            top = np.argsort(-seg, kind="stable")
+        top = top_order(data[lo:hi], k)
         picks.append(top + lo)
         lengths[qi] = len(top)
     return (np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)), lengths

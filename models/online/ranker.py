@@ -26,6 +26,7 @@ from models.base import Candidate, Estimator, Session
 from models.online.features import COL, FEATURES, Pool, build_pool
 from models.online.profiles import ItemFacts, UserProfiles
 from models.ranking.fusion import DEFAULT_WEIGHTS
+from models.ranking.pool import top_order
 
 TIE_BREAK = 1e-3
 
@@ -64,13 +65,7 @@ class OnlineRanker(Estimator):
         out = []
         for i in range(len(pool.bounds) - 1):
             lo, hi = int(pool.bounds[i]), int(pool.bounds[i + 1])
-            seg = scores[lo:hi]
-            if hi - lo > k:
-                top = np.argpartition(-seg, k - 1)[:k]
-                top = top[np.argsort(-seg[top], kind="stable")]
-            else:
-                top = np.argsort(-seg, kind="stable")
-            out.append((top + lo).tolist())
+            out.append((top_order(scores[lo:hi], k) + lo).tolist())
         return out
 
     def rank(self, session: Session, candidates: Sequence[Candidate], k: int) -> list[Candidate]:
