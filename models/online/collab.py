@@ -69,19 +69,8 @@ class OnlineMF(Estimator):
 
     def _touch(self, user: str, item: str) -> None:
         m = self.model
-        users, items = self._users, self._items
-        users[user] = None
-        users.move_to_end(user)
-        while len(users) > self.max_users:
-            old, _ = users.popitem(last=False)
-            m.u_latents.pop(old, None)
-            m.u_biases.pop(old, None)
-        items[item] = None
-        items.move_to_end(item)
-        while len(items) > self.max_items:
-            old, _ = items.popitem(last=False)
-            m.i_latents.pop(old, None)
-            m.i_biases.pop(old, None)
+        _use(self._users, user, self.max_users, m.u_latents, m.u_biases)
+        _use(self._items, item, self.max_items, m.i_latents, m.i_biases)
 
     def affinity_many(self, users: list[str], items: list[str]) -> np.ndarray:
         """``u . i + b_i`` per (user, item) row; 0 where either side was never learned."""
@@ -115,3 +104,14 @@ def _vec(v, n: int) -> np.ndarray:
     if isinstance(v, np.ndarray):
         return v
     return np.fromiter((v[j] for j in range(n)), dtype=float, count=n)
+
+
+def _use(order: OrderedDict, key: str, limit: int, *tables: dict) -> None:
+    """Mark ``key`` most recently used; forget the least recently used keys past ``limit``, with their
+    entries in ``tables``."""
+    order[key] = None
+    order.move_to_end(key)
+    while len(order) > limit:
+        old, _ = order.popitem(last=False)
+        for table in tables:
+            table.pop(old, None)
