@@ -30,35 +30,37 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
-def iter_sessions(path: Path) -> Iterator[tuple[int, list[int]]]:
-    """Yield ``(session_id, items)`` from a session file, in file (= time) order."""
+def _rows(path: Path, columns: list[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` of a TSV file whose header starts with ``columns``."""
     with _open(path) as f:
         header = f.readline().rstrip("\n").split("\t")
-        if header[:2] != ["session_id", "items"]:
-            raise DatasetError(f"{path}: header must be 'session_id<TAB>items', got {header!r}")
+        if header[:len(columns)] != columns:
+            raise DatasetError(f"{path}: header must be '{'<TAB>'.join(columns)}', got {header!r}")
         for lineno, line in enumerate(f, start=2):
-            sid, sep, items = line.rstrip("\n").partition("\t")
-            if not sep:
-                raise DatasetError(f"{path}:{lineno}: missing tab between session id and items")
-            try:
-                parsed = int(sid), [int(x) for x in items.split()]
-            except ValueError:
-                raise DatasetError(f"{path}:{lineno}: expected an integer session id and item ids") from None
-            yield parsed
+            yield lineno, line.rstrip("\n")
+
+
+def iter_sessions(path: Path) -> Iterator[tuple[int, list[int]]]:
+    """Yield ``(session_id, items)`` from a session file, in file (= time) order."""
+    for lineno, line in _rows(path, ["session_id", "items"]):
+        sid, sep, items = line.partition("\t")
+        if not sep:
+            raise DatasetError(f"{path}:{lineno}: missing tab between session id and items")
+        try:
+            parsed = int(sid), [int(x) for x in items.split()]
+        except ValueError:
+            raise DatasetError(f"{path}:{lineno}: expected an integer session id and item ids") from None
+        yield parsed
 
 
 def iter_cases(path: Path) -> Iterator[tuple[list[int], int]]:
     """Yield ``(prefix, next_item)`` test cases in file order."""
-    with _open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-        if header[:2] != ["prefix", "next_item"]:
-            raise DatasetError(f"{path}: header must be 'prefix<TAB>next_item', got {header!r}")
-        for lineno, line in enumerate(f, start=2):
-            prefix, _, nxt = line.rstrip("\n").partition("\t")
-            try:
-                yield [int(x) for x in prefix.split()], int(nxt)
-            except ValueError:
-                raise DatasetError(f"{path}:{lineno}: expected integer item ids") from None
+    for lineno, line in _rows(path, ["prefix", "next_item"]):
+        prefix, _, nxt = line.partition("\t")
+        try:
+            yield [int(x) for x in prefix.split()], int(nxt)
+        except ValueError:
+            raise DatasetError(f"{path}:{lineno}: expected integer item ids") from None
 
 
 @dataclass
