@@ -24,7 +24,8 @@ _EMPTY_F = np.zeros(0, dtype=np.float64)
 
 
 def top_order(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` highest ``scores``, best first (ties in position order)."""
+    """Positions of the ``k`` highest ``scores``, best first; ties among those kept stay in position
+    order (which of several tied at the cut-off is kept is up to ``argpartition``)."""
     if len(scores) > k:
         top = np.argpartition(-scores, k - 1)[:k]
         return top[np.argsort(-scores[top], kind="stable")]

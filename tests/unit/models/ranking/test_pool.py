@@ -7,7 +7,7 @@ import pytest
 
 from models.base import Candidate, Interaction, Session
 from models.ranking.fusion import WeightedFusion
-from models.ranking.pool import ItemIds, Pool, rank_in_group
+from models.ranking.pool import ItemIds, Pool, rank_in_group, top_order
 from models.recommender import StreamRecommender
 from producers.schema import CatalogItem
 
@@ -89,3 +89,10 @@ def test_item_ids_translate_a_growing_vocabulary():
     assert ids.from_vocab("v", vocab).tolist() == [1, 0]
     vocab.id("c")
     assert ids.from_vocab("v", vocab).tolist() == [1, 0, 2] and ids.names == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("k", [1, 3, 6, 10])
+def test_top_order_is_the_k_best_best_first_ties_by_position(k):  # no tie at any of these cut-offs
+    scores = np.array([0.5, 2.0, 0.5, 3.0, -1.0, 2.0])
+    want = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    assert top_order(scores, k).tolist() == want
