@@ -250,7 +250,20 @@ def _users_list_for(driver, item: str) -> dict | None:
     return state if state["source"] == "user" and state["context"] == item and state["items"] else None
 
 
-def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tmp_path, redis_client):
+def _click_of(env, user: str) -> dict | None:
+    """The user's click event as the page posted it to the events topic, if it is there yet."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(env["FRESHREC_TOPIC_EVENTS"], bootstrap_servers=env["FRESHREC_KAFKA_BOOTSTRAP"],
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    try:
+        return next((ev for ev in map(json.loads, (m.value for m in consumer))
+                     if ev["user_id"] == user and ev["type"] == "click"), None)
+    finally:
+        consumer.close()
+
+
+def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tmp_path, redis_client, env):
     base, keys, mode = stack
     user = "shopper-browser"
     browser.get(f"{base}/p/s1?user={user}")
@@ -269,6 +282,10 @@ def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tm
     assert after["list"] != first["list"]
     stored = json.loads(redis_client.hget(keys.user_recs(user), "body"))
     assert stored["context_item"] == target
+    # the click carries the list it was picked from: the online ranker's negatives are the rest of it
+    click = _wait(lambda: _click_of(env, user), 30, "the click event on the events topic")
+    shown = click.get("shown") or []
+    assert click["item_id"] == target and target in shown and len(shown) > 1, click
     if mode == "worker":
         # learned from the other shoppers: items co-viewed with the clicked one
         co_viewed = {i for sess in SESSIONS if target in sess for i in sess} - {target}
