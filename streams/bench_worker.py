@@ -83,9 +83,11 @@ class BenchWorker:
         """Delete this run's topics, Redis keys and worker state folder (best effort)."""
         from kafka import KafkaAdminClient
 
+        from freshrec.kafka_security import kafka_python_config
+
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
-                                     client_id=f"bench-cleanup-{self.run_id}")
+                                     client_id=f"bench-cleanup-{self.run_id}", **kafka_python_config(self.settings))
             try:
                 mine = [t for t in admin.list_topics() if self.run_id in t]
                 if mine:
