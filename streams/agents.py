@@ -88,6 +88,20 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         async def trace_memory():
             tracer.log_report(h.tables)
 
+    # Every worker watches its own source partitions; see streams/watchdog.py (issue #10's stalls).
+    if settings.worker_stall_s > 0:
+        from streams.watchdog import StallWatchdog, timer_interval
+
+        watchdog = StallWatchdog(app, (settings.topic_events, settings.topic_item_updates, settings.topic_catalog),
+                                 settings.worker_stall_s)
+
+        @app.timer(timer_interval(settings.worker_stall_s), name="stall-watchdog")
+        async def stall_watchdog():
+            try:
+                await watchdog.tick()
+            except Exception:  # noqa: BLE001 - the watchdog must never be what stops the worker by accident
+                log.exception("stall watchdog tick failed")
+
     # Not on the leader only: every worker scores with its own copy of the deep model.
     swapper = deep_swapper(settings, h)
     if swapper is not None:

@@ -1,0 +1,159 @@
+"""Stall watchdog: a worker that holds source partitions with lag but consumes nothing restarts itself.
+
+Why: about one restart in ten after ``kill -9`` (issue #10, docs/reliability.md) Faust recovers the
+tables, logs "Worker ready" and then never fetches an events partition again; the cause inside Faust's
+consumer is not found. A process that is up but consumes nothing is the worst failure for a
+recommender (lists silently go stale), while a restart is cheap and exact: offsets are committed only
+after the work they cover is in Kafka, so the new process re-reads the uncommitted tail, and replays
+are idempotent (event ids, per-partition offsets in the item rows).
+
+Escalation, per :class:`StallWatch`: a watched partition whose highwater is above its position and
+whose position has not moved for ``limit_s`` is *stuck*; the first time, the worker resumes the stuck
+partitions and the consumer flow and logs a warning; if a partition is still stuck ``limit_s`` later,
+it logs an error and exits with :data:`STALL_EXIT_CODE`, for the supervisor (compose
+``restart: unless-stopped``, systemd ``Restart=on-failure``) to start it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+OK, RESUME, EXIT = "ok", "resume", "exit"
+STALL_EXIT_CODE = 3
+PROBE_TIMEOUT_S = 10.0
+
+
+def has_lag(position: int | None, highwater: int | None) -> bool:
+    """``highwater`` is the next offset to be written, ``position`` the next to be consumed (None: the
+    consumer has no position yet, so any record at all is lag)."""
+    if highwater is None:
+        return False
+    return highwater > (position if position is not None else 0)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # OK, RESUME or EXIT
+    stuck: tuple = ()  # the stuck partitions, sorted
+    idle_s: float = 0.0  # how long the longest-stuck one has not moved
+
+
+@dataclass
+class StallWatch:
+    """The watchdog's decisions, pure: fed one sample of positions and highwaters per tick."""
+
+    limit_s: float
+    _moved_at: dict = field(default_factory=dict)  # partition -> (position, when it last moved or had no lag)
+    _resumed_at: float | None = None
+
+    def reset(self, now: float) -> None:
+        """Rebalance, recovery, an unreachable broker: none of those is a stall; start counting again."""
+        self._moved_at = {tp: (pos, now) for tp, (pos, _) in self._moved_at.items()}
+        self._resumed_at = None
+
+    def check(self, now: float, positions: Mapping[Hashable, int | None],
+              highwaters: Mapping[Hashable, int | None], busy: Iterable[Hashable] = ()) -> Verdict:
+        """``positions`` holds every watched partition; ``busy`` ones are held back by a full stream
+        buffer (a slow agent, a Redis outage): waiting, not stalled."""
+        busy = set(busy)
+        moved_at = {}
+        for tp, pos in positions.items():
+            prev = self._moved_at.get(tp)
+            if prev is None or prev[0] != pos or tp in busy or not has_lag(pos, highwaters.get(tp)):
+                moved_at[tp] = (pos, now)
+            else:
+                moved_at[tp] = prev
+        self._moved_at = moved_at  # revoked partitions drop out
+        stuck = sorted(tp for tp, (_, since) in moved_at.items() if now - since >= self.limit_s)
+        if not stuck:
+            self._resumed_at = None
+            return Verdict(OK)
+        idle = max(now - moved_at[tp][1] for tp in stuck)
+        if self._resumed_at is None:
+            self._resumed_at = now
+            return Verdict(RESUME, tuple(stuck), idle)
+        if now - self._resumed_at >= self.limit_s:
+            return Verdict(EXIT, tuple(stuck), idle)
+        return Verdict(OK, tuple(stuck), idle)
+
+
+def _exit_now(code: int) -> None:
+    # Not a graceful stop: a consumer that stalled may not stop either, and kill -9 is already safe
+    # (see the module docstring). Flush the logs so the error line reaches the supervisor's journal.
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+class StallWatchdog:
+    """Samples the app's consumer for :class:`StallWatch` and acts on its verdicts."""
+
+    def __init__(self, app, topics: Iterable[str], limit_s: float, *,
+                 exit: Callable[[int], None] = _exit_now, clock: Callable[[], float] = time.monotonic):
+        self.app = app
+        self.topics = frozenset(topics)
+        self.watch = StallWatch(limit_s)
+        self._exit = exit
+        self._clock = clock
+
+    def _ready(self) -> bool:
+        app = self.app
+        if app.rebalancing or getattr(app, "in_recovery", False):
+            return False
+        recovery = getattr(app.tables, "recovery", None)
+        return recovery is None or recovery.completed.is_set()
+
+    async def tick(self) -> Verdict:
+        now = self._clock()
+        if not self._ready():
+            self.watch.reset(now)
+            return Verdict(OK)
+        consumer = self.app.consumer
+        tps = {tp for tp in consumer.assignment() if tp.topic in self.topics}
+        try:
+            highwaters = dict(await asyncio.wait_for(consumer.highwaters(*tps), PROBE_TIMEOUT_S)) if tps else {}
+            positions = {tp: await self._position(consumer, tp) for tp in tps}
+        except Exception as exc:  # noqa: BLE001 - an unreachable broker, a revoke: not a stall; next tick
+            log.info("stall watchdog: cannot read offsets (%r); not counting this interval", exc)
+            self.watch.reset(now)
+            return Verdict(OK)
+        busy = getattr(consumer, "_buffered_partitions", ())  # Faust's own backpressure, see StallWatch.check
+        verdict = self.watch.check(now, positions, highwaters, busy)
+        if verdict.action == RESUME:
+            log.warning("stall watchdog: %s have lag but consumed nothing for %.0f s; resuming them "
+                        "and the consumer flow", _describe(verdict.stuck, positions, highwaters), verdict.idle_s)
+            consumer.resume_partitions(verdict.stuck)
+            self.app.flow_control.resume()
+            consumer.resume_flow()
+        elif verdict.action == EXIT:
+            log.error("stall watchdog: %s still consume nothing %.0f s after being resumed; exiting with "
+                      "code %d so the supervisor restarts the worker (committed offsets make this safe)",
+                      _describe(verdict.stuck, positions, highwaters), self.watch.limit_s, STALL_EXIT_CODE)
+            self._exit(STALL_EXIT_CODE)
+        return verdict
+
+    @staticmethod
+    async def _position(consumer, tp) -> int | None:
+        # aiokafka waits while a partition has no valid position (an offset reset in progress): a
+        # partition still without one after the timeout is not being consumed either, so None (= 0).
+        try:
+            return await asyncio.wait_for(consumer.position(tp), PROBE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            return None
+
+
+def _describe(stuck, positions, highwaters) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}] at {positions.get(tp)} of {highwaters.get(tp)}" for tp in stuck)
+
+
+def timer_interval(limit_s: float) -> float:
+    """Ticks often enough to act within ~a quarter limit of the deadline, never busier than 1/s."""
+    return max(1.0, min(30.0, limit_s / 4))
