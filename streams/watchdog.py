@@ -103,6 +103,7 @@ class StallWatchdog:
         self.watch = StallWatch(limit_s)
         self._exit = exit
         self._clock = clock
+        self._last: tuple[dict, dict] = ({}, {})  # positions, highwaters of the last answered probe
 
     def _ready(self) -> bool:
         app = self.app
@@ -120,11 +121,16 @@ class StallWatchdog:
         tps = {tp for tp in consumer.assignment() if tp.topic in self.topics}
         try:
             highwaters = dict(await asyncio.wait_for(consumer.highwaters(*tps), PROBE_TIMEOUT_S)) if tps else {}
-            positions = {tp: await self._position(consumer, tp) for tp in tps}
-        except Exception as exc:  # noqa: BLE001 - an unreachable broker, a revoke: not a stall; next tick
-            log.info("stall watchdog: cannot read offsets (%r); not counting this interval", exc)
-            self.watch.reset(now)
-            return Verdict(OK)
+            ordered = list(tps)
+            positions = dict(zip(ordered, await asyncio.gather(*(self._position(consumer, tp) for tp in ordered))))
+        except Exception as exc:  # noqa: BLE001 - judged on the last sample, see below
+            # No answer is no progress seen: judged on the last sample, so a caught-up worker never
+            # counts an unreachable broker as a stall, while one whose consumer thread hangs (the
+            # offset calls go through it too) is still caught.
+            log.info("stall watchdog: cannot read offsets (%r); judging on the last sample", exc)
+            positions = {tp: p for tp, p in self._last[0].items() if tp in tps}
+            highwaters = self._last[1]
+        self._last = (positions, highwaters)
         busy = getattr(consumer, "_buffered_partitions", ())  # Faust's own backpressure, see StallWatch.check
         verdict = self.watch.check(now, positions, highwaters, busy)
         if verdict.action == RESUME:
