@@ -55,7 +55,7 @@ class StallWatch:
     _resumed_at: float | None = None
 
     def reset(self, now: float) -> None:
-        """Rebalance, recovery, an unreachable broker: none of those is a stall; start counting again."""
+        """A rebalance or a recovery is not a stall: start counting again."""
         self._moved_at = {tp: (pos, now) for tp, (pos, _) in self._moved_at.items()}
         self._resumed_at = None
 
