@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     worker_stall_s: float = Field(120.0, ge=0, description="Watchdog: a source partition with lag and no progress "
                                                            "this long is resumed, and if still stuck after as long "
                                                            "again the worker exits (code 3) for its supervisor to "
-                                                           "restart it; 0 = off")
+                                                           "restart it; also the bound on a pre-commit producer flush that "
+                                                           "sends nothing (exit 3 too); 0 = off")
     rec_k: int = Field(20, ge=1, le=200, description="Items per user / item recommendation list")
     rec_user_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:user lists; 0 = none")
     rec_item_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:item lists; 0 = none")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +25,10 @@ from streams.processor import EventProcessor
 from streams.session import SessionPolicy
 from streams.tables import Tables, make_tables
 from streams.topics import Topics, make_topics
+from streams.watchdog import STALL_EXIT_CODE, exit_for_supervisor
 from streams.writer import RedisWriter
+
+log = logging.getLogger(__name__)
 
 
 PRODUCER_BUFFER_MAX = 20_000
@@ -83,19 +89,33 @@ def make_app(settings: Settings) -> faust.App:
     # Faust stops feeding streams while >100 produced records wait (ProducerBuffer.max_messages); one
     # window writes hundreds of changelog records, so that bound would serialise windows and sends.
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX
-    drain_fully_before_commit(app.producer.buffer)
+    drain_fully_before_commit(app.producer.buffer, stuck_s=settings.worker_stall_s)
     return app
 
 
-def drain_fully_before_commit(buffer) -> None:
+def drain_fully_before_commit(buffer, stuck_s: float = 0.0, *,
+                              on_stuck: Callable[[int], None] = exit_for_supervisor,
+                              clock: Callable[[], float] = time.monotonic) -> None:
     """Faust flushes its producer buffer before it commits offsets, but gives up as soon as no record
     left it for 100 ms (a busy event loop, a metadata wait): the commit then covers events whose
-    changelog records are still queued, and a crash loses them. Flush means empty here."""
+    changelog records are still queued, and a crash loses them. Flush means empty here.
+
+    Waiting has a bound: if no record leaves the buffer for ``stuck_s`` seconds the Kafka producer is
+    wedged (seen in a soak: a commit waited 5+ minutes and every agent with it). Committing would
+    lose the queued records and waiting helps nobody, so the worker exits (code 3) for its supervisor
+    to restart it from the last commit. ``stuck_s`` 0 waits forever."""
     flush_atmost = buffer.flush_atmost
 
     async def flush() -> None:
+        last_progress = clock()
         while buffer.size:
-            await flush_atmost(None)
+            if await flush_atmost(None):
+                last_progress = clock()
+            elif stuck_s and clock() - last_progress > stuck_s:
+                log.error("producer wedged: %d records queued and none sent for %.0f s; exiting for a "
+                          "restart from the last commit", buffer.size, clock() - last_progress)
+                on_stuck(STALL_EXIT_CODE)
+                return
 
     buffer.flush = flush
 

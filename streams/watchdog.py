@@ -85,7 +85,7 @@ class StallWatch:
         return Verdict(OK, tuple(stuck), idle)
 
 
-def _exit_now(code: int) -> None:
+def exit_for_supervisor(code: int) -> None:
     # Not a graceful stop: a consumer that stalled may not stop either, and kill -9 is already safe
     # (see the module docstring). Flush the logs so the error line reaches the supervisor's journal.
     logging.shutdown()
@@ -97,7 +97,7 @@ class StallWatchdog:
     """Samples the app's consumer for :class:`StallWatch` and acts on its verdicts."""
 
     def __init__(self, app, topics: Iterable[str], limit_s: float, *,
-                 exit: Callable[[int], None] = _exit_now, clock: Callable[[], float] = time.monotonic):
+                 exit: Callable[[int], None] = exit_for_supervisor, clock: Callable[[], float] = time.monotonic):
         self.app = app
         self.topics = frozenset(topics)
         self.watch = StallWatch(limit_s)
