@@ -98,7 +98,10 @@ def drain_fully_before_commit(buffer, stuck_s: float = 0.0, *,
                               clock: Callable[[], float] = time.monotonic) -> None:
     """Faust flushes its producer buffer before it commits offsets, but gives up as soon as no record
     left it for 100 ms (a busy event loop, a metadata wait): the commit then covers events whose
-    changelog records are still queued, and a crash loses them. Flush means empty here.
+    changelog records are still queued, and a crash loses them. Here the flush sends every record
+    queued when it started (the buffer is FIFO and the offsets to commit were taken before, so those
+    are all the commit covers); records agents add meanwhile wait for the next commit, so a worker
+    that keeps producing cannot keep the commit waiting for an empty buffer.
 
     Waiting has a bound: if no record leaves the buffer for ``stuck_s`` seconds the Kafka producer is
     wedged (seen in a soak: a commit waited 5+ minutes and every agent with it). Committing would
@@ -107,9 +110,11 @@ def drain_fully_before_commit(buffer, stuck_s: float = 0.0, *,
     flush_atmost = buffer.flush_atmost
 
     async def flush() -> None:
-        last_progress = clock()
-        while buffer.size:
-            if await flush_atmost(None):
+        left, last_progress = buffer.size, clock()
+        while left > 0 and buffer.size:
+            sent = await flush_atmost(left)
+            if sent:
+                left -= sent
                 last_progress = clock()
             elif stuck_s and clock() - last_progress > stuck_s:
                 log.error("producer wedged: %d records queued and none sent for %.0f s; exiting for a "

@@ -16,7 +16,8 @@ class FakeBuffer:
 
     async def flush_atmost(self, max_messages):
         self.now += 1.0
-        sent = min(self.sends.pop(0) if self.sends else 0, self.size)
+        sent = min(self.sends.pop(0) if self.sends else 0, self.size,
+                   self.size if max_messages is None else max_messages)
         self.size -= sent
         return sent
 
@@ -47,3 +48,16 @@ async def test_zero_bound_never_gives_up():
     exits = install(buf, stuck_s=0)
     await buf.flush()
     assert buf.size == 0 and exits == []
+
+
+async def test_records_added_during_the_flush_wait_for_the_next_commit():
+    class Inflow(FakeBuffer):
+        async def flush_atmost(self, max_messages):
+            sent = await super().flush_atmost(max_messages)
+            self.size += 3  # agents keep producing faster than the sender drains
+            return sent
+
+    buf = Inflow(4, [2] * 100)
+    install(buf, stuck_s=10)
+    await buf.flush()
+    assert buf.now == 2.0  # the 4 queued at the start are sent: done, though the buffer never empties
