@@ -212,6 +212,12 @@ class Settings(BaseSettings):
         """Redis URL for the worker: the writer user when it belongs to the same Redis as ``redis_url``."""
         return _same_server(self.redis_write_url, self.redis_url)
 
+    def __repr_args__(self):
+        # Stack dumps with locals (SIGUSR1), tracebacks and debuggers print the repr: never the secrets.
+        redacted = self.redacted()
+        for name, value in super().__repr_args__():
+            yield name, (redacted.get(name, value) if isinstance(value, str) else value)
+
     def redacted(self) -> dict[str, Any]:
         """Settings as a dict safe to print or log: passwords in URLs are masked."""
         out = self.model_dump(mode="json")

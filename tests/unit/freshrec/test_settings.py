@@ -34,3 +34,9 @@ def test_redact_url_masks_secrets():
     assert redact_url("rediss://writer:s3cret@h:1/0") == "rediss://writer:***@h:1/0"
     assert redact_url("redis://h:1/0") == "redis://h:1/0"
     assert "s3cret" not in json.dumps(Settings(redis_url="redis://:s3cret@h:1/0").redacted())
+
+
+def test_repr_masks_secrets_so_stack_dumps_with_locals_cannot_leak_them():
+    s = Settings(redis_url="redis://:s3cret@h:1/0", redis_write_url="redis://freshrec-writer:w5ecret@h:1/0")
+    assert "s3cret" not in repr(s) and "w5ecret" not in repr(s) and "s3cret" not in str(s)
+    assert "redis://:***@h:1/0" in repr(s)
