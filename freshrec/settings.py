@@ -119,6 +119,9 @@ class Settings(BaseSettings):
                                                            "again the worker exits (code 3) for its supervisor to "
                                                            "restart it; also the bound on a pre-commit producer flush that "
                                                            "sends nothing (exit 3 too); 0 = off")
+    worker_session_timeout_s: float = Field(60.0, ge=6, le=1800, description="Kafka consumer-group session "
+                                            "timeout: how long a worker that died without leaving (kill -9, a "
+                                            "lost host) holds its partitions before the others take them over")
     rec_k: int = Field(20, ge=1, le=200, description="Items per user / item recommendation list")
     rec_user_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:user lists; 0 = none")
     rec_item_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of rec:item lists; 0 = none")

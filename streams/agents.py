@@ -7,6 +7,7 @@ so per-window costs (one ``recommend_many``, one Redis pipeline) are shared by h
 from __future__ import annotations
 
 import logging
+import time
 
 import faust
 
@@ -14,11 +15,14 @@ from freshrec.settings import Settings
 from streams.deep_swap import deep_swapper
 from streams.expiry import expire
 from streams.handlers import Handlers
+from streams.seek import OffsetGuard
 from streams.topics import Topics
+from streams.watchdog import consuming
 
 log = logging.getLogger(__name__)
 
 STATS_FLUSH_S = 1.0
+OFFSET_GUARD_S = 2.0
 
 
 def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers) -> dict:
@@ -87,6 +91,20 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         @app.timer(settings.worker_tracemalloc_s, name="trace-memory")
         async def trace_memory():
             tracer.log_report(h.tables)
+
+    # Faust must neither commit past nor lose source records it dropped in a rebalance: streams/seek.py.
+    sources = (settings.topic_events, settings.topic_item_updates, settings.topic_catalog)
+    guard = OffsetGuard(app.consumer, lambda: sources)
+    guard.install()
+
+    @app.timer(OFFSET_GUARD_S, name="offset-guard")
+    async def offset_guard():
+        if not consuming(app):
+            return
+        try:
+            await guard.tick(time.monotonic())
+        except Exception:  # noqa: BLE001 - a failed check is retried next tick; it must not stop the worker
+            log.exception("offset guard tick failed")
 
     # Every worker watches its own source partitions; see streams/watchdog.py (issue #10's stalls).
     if settings.worker_stall_s > 0:

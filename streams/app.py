@@ -85,6 +85,7 @@ def make_app(settings: Settings) -> faust.App:
         producer_max_batch_size=1 << 20,
         stream_buffer_maxsize=8192,
         table_standby_replicas=0,
+        broker_session_timeout=settings.worker_session_timeout_s,
     )
     # Faust stops feeding streams while >100 produced records wait (ProducerBuffer.max_messages); one
     # window writes hundreds of changelog records, so that bound would serialise windows and sends.

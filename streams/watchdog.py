@@ -1,11 +1,11 @@
 """Stall watchdog: a worker that holds source partitions with lag but consumes nothing restarts itself.
 
-Why: about one restart in ten after ``kill -9`` (issue #10, docs/reliability.md) Faust recovers the
-tables, logs "Worker ready" and then never fetches an events partition again; the cause inside Faust's
-consumer is not found. A process that is up but consumes nothing is the worst failure for a
-recommender (lists silently go stale), while a restart is cheap and exact: offsets are committed only
-after the work they cover is in Kafka, so the new process re-reads the uncommitted tail, and replays
-are idempotent (event ids, per-partition offsets in the item rows).
+Why: a process that is up but consumes nothing is the worst failure for a recommender (lists silently
+go stale), while a restart is cheap and exact: offsets are committed only after the work they cover is
+in Kafka, so the new process re-reads the uncommitted tail, and replays are idempotent (event ids,
+per-partition offsets in the item rows). The stalled restarts of issue #10 had a cause now fixed
+(records Faust dropped in a rebalance were never fetched again: ``streams/seek.py``); this stays as the
+safeguard for any other way a consumer can stop.
 
 Escalation, per :class:`StallWatch`: a watched partition whose highwater is above its position and
 whose position has not moved for ``limit_s`` is *stuck*; the first time, the worker resumes the stuck
@@ -85,6 +85,14 @@ class StallWatch:
         return Verdict(OK, tuple(stuck), idle)
 
 
+def consuming(app) -> bool:
+    """The app holds its assignment and has recovered its tables: positions mean something."""
+    if app.rebalancing or getattr(app, "in_recovery", False):
+        return False
+    recovery = getattr(app.tables, "recovery", None)
+    return recovery is None or recovery.completed.is_set()
+
+
 def exit_for_supervisor(code: int) -> None:
     # Not a graceful stop: a consumer that stalled may not stop either, and kill -9 is already safe
     # (see the module docstring). Flush the logs so the error line reaches the supervisor's journal.
@@ -105,16 +113,9 @@ class StallWatchdog:
         self._clock = clock
         self._last: tuple[dict, dict] = ({}, {})  # positions, highwaters of the last answered probe
 
-    def _ready(self) -> bool:
-        app = self.app
-        if app.rebalancing or getattr(app, "in_recovery", False):
-            return False
-        recovery = getattr(app.tables, "recovery", None)
-        return recovery is None or recovery.completed.is_set()
-
     async def tick(self) -> Verdict:
         now = self._clock()
-        if not self._ready():
+        if not consuming(self.app):
             self.watch.reset(now)
             return Verdict(OK)
         consumer = self.app.consumer

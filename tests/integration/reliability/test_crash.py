@@ -15,20 +15,11 @@ from .replay import RecWatcher, all_reflected, item_side_difference, items_state
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(280)]
 
 # The restarted worker waits for the group coordinator to drop the killed member before it gets the
-# partitions back: Faust's session timeout (60 s by default; the worker reads BROKER_SESSION_TIMEOUT
-# from the environment). The rest takes seconds. 10 s would halve the test, but 2 of 14 runs with it
-# ended with the item side short (issue #10, docs/reliability.md): kept at the production default.
-RESTART_S = 150
+# partitions back: the group session timeout, 60 s by default, 10 s here (FRESHREC_WORKER_SESSION_TIMEOUT_S).
+# Lost records are re-read within ~15 s (streams/seek.py); the rest takes seconds.
+RESTART_S = 90
 # Exact up to float rounding: forward-decayed sums added in another order.
 EXACT = 1e-9
-
-
-# Two rare failures remain (issue #10, docs/reliability.md "Still open"): about 1 restart in 8-10 the
-# restarted worker recovers its tables and then fetches no events (stack dump in the failure report),
-# and about 1 run in 7-10 the item side ends ~55 % short (the killed worker's share; item-stats changelog
-# empty at the restart). Not strict: when it passes (most runs) it asserts exactness below.
-OPEN_CRASH_BUGS = pytest.mark.xfail(strict=False, reason="issue #10: rare stalled restart / item side short "
-                                                         "after kill -9 (see module comment)")
 
 
 def produce(dep, events, rate: float | None = None) -> None:
@@ -40,10 +31,20 @@ def produce(dep, events, rate: float | None = None) -> None:
                 time.sleep(20 / rate)  # pacing the producer, not synchronising the test
 
 
-@OPEN_CRASH_BUGS
+def locate(dep, event_ids: list[str]) -> dict[str, str]:
+    """Where events sit in the events topic, ``partition@offset`` (failure reports)."""
+    wanted = set(event_ids)
+    out = {}
+    for rec in dep.read_topic(dep.settings.topic_events):
+        found = next((e for e in wanted if f'"{e}"'.encode() in rec.value), None)
+        if found:
+            out[found] = f"{rec.partition}@{rec.offset}"
+    return out
+
+
 def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployments, reference_run):
     ref, events = reference_run
-    crash = deployments()
+    crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10")
     crash.ensure_topics()
     worker = crash.worker(loglevel="info")  # recovery tables in the log: what a failure report needs
     worker.start()
@@ -60,6 +61,7 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
                f"the worker to be mid-replay (log: {worker.log()})")
     worker.kill()
     processed_at_kill = crash.stats().get("events", 0)
+    committed_at_kill = crash.committed_offsets()  # failure reports: what the killed worker had committed
     feeder.join(60)
     assert processed_at_kill < len(events), "the kill came after the replay: nothing was interrupted"
     worker.start()
@@ -76,7 +78,8 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
             pass  # an exited or wedged worker writes none: report the rest anyway
         state = sessions_state(crash)
         missing = [e.event_id for e in events if e.user_id not in state or e.event_id not in state[e.user_id].event_ids]
-        raise AssertionError(f"{exc}; {len(missing)} of {len(events)} missing (first {missing[:5]}), "
+        raise AssertionError(f"{exc}; {len(missing)} of {len(events)} missing (first {missing[:5]}, at "
+                             f"{locate(crash, missing[:5])}), committed at the kill {committed_at_kill}, "
                              f"stats {crash.stats()}, committed offsets {crash.committed_offsets()}, "
                              f"group {crash.group_state()}, alive {worker.alive()}; restarted worker's log "
                              f"({worker.log_path}):\n{worker.log(20_000)}") from None

@@ -1,0 +1,139 @@
+"""Offset guard: Faust must never commit past a source record it did not process, and re-reads any it
+dropped.
+
+Why (issue #10): after a restart or rebalance Faust can drop records it already fetched (the stream
+queues are cleared on a rebalance, and records returned by aiokafka while the flow stops are thrown
+away), relying on a seek back to the committed offsets to fetch them again. Three holes let such
+records go for good, and the crash test hit them about one restart in five:
+
+1. aiokafka's ``seek_to_committed`` seeks only partitions whose committed offset is above 0, so a
+   partition never committed keeps its position *after* the dropped records. Here such partitions are
+   sought to their first offset (what ``auto_offset_reset=earliest`` means for a missing commit).
+2. Faust commits the first run of consecutive acknowledged offsets without checking that it starts at
+   the committed offset when there is none yet, and tolerates a one-record hole after one; a jump in
+   the fetched offsets is marked as acknowledged (meant for compacted topics and transaction markers).
+   Our source topics are neither, so for them a hole means lost records: nothing past it is committed.
+3. A hole that never fills (records fetched, never delivered) would then hold the partition's commits
+   back forever: :class:`LostRecords` notices a partition whose position is ahead of its commit while
+   nothing of its topic is being processed, and seeks it back to the commit.
+
+Re-read records are skipped by the session dedup and the item rows' per-partition offsets, so the
+state stays exact. The wrappers use Faust 0.11's consumer internals (``_new_offset``, ``_add_gap``,
+``_committed_offset``, ``_acked``, ``_unacked_messages``): re-check them on Faust upgrades
+(``tests/unit/streams/test_seek.py`` drives a real Faust consumer object).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+
+log = logging.getLogger(__name__)
+
+POSITION_TIMEOUT_S = 5.0
+LOST_AFTER_S = 10.0  # a partition unchanged this long with nothing in flight has lost records
+
+
+def uncommitted(committed: Mapping) -> list:
+    """The partitions a committed-offset map says were never committed (None, negative or 0)."""
+    return sorted((tp for tp, offset in committed.items() if offset is None or offset <= 0),
+                  key=lambda tp: (tp.topic, tp.partition))
+
+
+class LostRecords:
+    """Pure decisions: fed, per tick, each source partition's (commit start, position) and whether its
+    topic has messages in flight; answers the partitions to seek back, with their offsets."""
+
+    def __init__(self, after_s: float = LOST_AFTER_S):
+        self.after_s = after_s
+        self._since: dict = {}  # tp -> ((start, position), first seen so)
+
+    def check(self, now: float, samples: Mapping, busy_topics: Iterable[str]) -> list[tuple]:
+        busy = set(busy_topics)
+        since, out = {}, []
+        for tp, (start, position) in samples.items():
+            if start is None or position is None or position <= start or tp.topic in busy:
+                continue  # caught up, or records still being processed
+            prev = self._since.get(tp)
+            first = prev[1] if prev is not None and prev[0] == (start, position) else now
+            since[tp] = ((start, position), first)
+            if now - first >= self.after_s:
+                out.append((tp, start))
+                del since[tp]  # start counting again after the seek
+        self._since = since
+        return sorted(out, key=lambda x: (x[0].topic, x[0].partition))
+
+
+class OffsetGuard:
+    """Installs the three guards on a Faust consumer for the source topics named by ``topics()``."""
+
+    def __init__(self, consumer, topics: Callable[[], Iterable[str]], after_s: float = LOST_AFTER_S):
+        self.consumer = consumer
+        self.topics = topics
+        self.lost = LostRecords(after_s)
+        self.start: dict = {}  # never-committed partition -> the first offset, where reading began
+
+    def install(self) -> None:
+        c = self.consumer
+        seek_to_committed, new_offset, add_gap = c.seek_to_committed, c._new_offset, c._add_gap
+
+        async def seek_to_committed_or_beginning():
+            committed = await seek_to_committed()
+            names = set(self.topics())
+            fresh = [tp for tp in uncommitted(committed) if tp.topic in names]
+            if fresh:
+                # Faust's consumer has no seek_to_beginning; its seek also resets the read offset.
+                earliest = await c.earliest_offsets(*fresh)
+                for tp in fresh:
+                    self.start[tp] = earliest.get(tp) or 0
+                    await c.seek(tp, self.start[tp])
+                log.info("no committed offset for %s: reading from the beginning", _names(fresh))
+            return committed
+
+        def new_offset_without_holes(tp):
+            acked, start = c._acked[tp], self.commit_start(tp)
+            if acked and start is not None and tp.topic in set(self.topics()) and min(acked) > start:
+                return None  # offsets [start, min(acked)) are not processed: commit nothing yet
+            return new_offset(tp)
+
+        async def add_gap_except_sources(tp, offset_from: int, offset_to: int):
+            if tp.topic in set(self.topics()):
+                log.warning("records %s[%d] %d..%d were skipped in fetching; not committing past them",
+                            tp.topic, tp.partition, offset_from, offset_to)
+                return None
+            return await add_gap(tp, offset_from, offset_to)
+
+        c.seek_to_committed = seek_to_committed_or_beginning
+        c._new_offset = new_offset_without_holes
+        c._add_gap = add_gap_except_sources
+
+    def commit_start(self, tp) -> int | None:
+        """The offset the next commit of ``tp`` must start at (None: unknown, e.g. before recovery)."""
+        committed = self.consumer._committed_offset.get(tp)
+        return committed if committed else self.start.get(tp)
+
+    async def tick(self, now: float) -> list[tuple]:
+        """Seek partitions that lost records back to their commit; returns what it sought."""
+        c, names = self.consumer, set(self.topics())
+        tps = [tp for tp in c.assignment() if tp.topic in names]
+        samples = {tp: (self.commit_start(tp), await _position(c, tp)) for tp in tps}
+        busy = {m.tp.topic for m in list(c._unacked_messages) if not m.acked}
+        sought = self.lost.check(now, samples, busy)
+        for tp, offset in sought:
+            log.warning("%s[%d]: fetched up to %s but nothing after %d was processed; re-reading from %d",
+                        tp.topic, tp.partition, samples[tp][1], offset, offset)
+            await c.seek(tp, offset)
+        return sought
+
+
+async def _position(consumer, tp) -> int | None:
+    # aiokafka waits while a partition has no valid position (an offset reset in progress): unknown.
+    try:
+        return await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        return None
+
+
+def _names(tps) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps)

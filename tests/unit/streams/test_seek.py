@@ -1,0 +1,97 @@
+"""The offset guard (streams/seek.py): nothing committed past a dropped source record, and lost records
+read again. Drives a real Faust consumer object (no broker needed) so the internals it wraps are checked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import pytest
+from faust.types import TP
+
+from streams.seek import LostRecords, OffsetGuard, uncommitted
+
+EVENTS, CHANGELOG = "events", "app-sessions-changelog"
+
+
+@pytest.fixture
+def consumer():
+    app = faust.App("seek-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    return app.consumer
+
+
+def test_uncommitted_means_none_negative_or_zero():
+    committed = {TP("e", 1): None, TP("e", 0): 0, TP("e", 2): 17, TP("e", 3): -1001}
+    assert uncommitted(committed) == [TP("e", 0), TP("e", 1), TP("e", 3)]
+
+
+def test_never_committed_source_partitions_are_read_from_their_first_offset(consumer):
+    committed = {TP(EVENTS, 0): None, TP(EVENTS, 1): 42, TP("item-updates", 2): 0, TP(CHANGELOG, 0): None}
+    sought = []
+
+    async def seek_to_committed():
+        return dict(committed)
+
+    async def earliest_offsets(*tps):
+        return {tp: 3 for tp in tps}
+
+    async def seek(tp, offset):
+        sought.append((tp, offset))
+
+    consumer.seek_to_committed, consumer.earliest_offsets, consumer.seek = seek_to_committed, earliest_offsets, seek
+    guard = OffsetGuard(consumer, lambda: {EVENTS, "item-updates"})
+    guard.install()
+    assert asyncio.run(consumer.seek_to_committed()) == committed  # Faust's perform_seek gets what it got
+    assert sought == [(TP(EVENTS, 0), 3), (TP("item-updates", 2), 3)]  # changelogs: recovery's business
+    assert guard.commit_start(TP(EVENTS, 0)) == 3
+
+
+def test_no_commit_past_a_hole_at_the_head_of_a_source_partition(consumer):
+    OffsetGuard(consumer, lambda: {EVENTS}).install()
+    src, other = TP(EVENTS, 0), TP("other", 0)
+    for tp in (src, other):
+        consumer._committed_offset[tp] = 4
+        consumer._acked[tp] = [5, 6, 7]  # offset 4 never processed
+        consumer._acked_index[tp] = {5, 6, 7}
+    assert consumer._new_offset(src) is None
+    assert consumer._new_offset(other) == 8  # Faust's own rule tolerates a one-record hole elsewhere
+    consumer._acked[src].append(4)
+    consumer._acked_index[src].add(4)
+    assert consumer._new_offset(src) == 8
+
+
+def test_a_never_committed_partition_commits_only_from_where_reading_began(consumer):
+    guard = OffsetGuard(consumer, lambda: {EVENTS})
+    guard.install()
+    tp = TP(EVENTS, 1)
+    guard.start[tp] = 0
+    consumer._acked[tp], consumer._acked_index[tp] = [2, 3], {2, 3}
+    assert consumer._new_offset(tp) is None
+    consumer._acked[tp], consumer._acked_index[tp] = [0, 1, 2, 3], {0, 1, 2, 3}
+    assert consumer._new_offset(tp) == 4
+
+
+def test_skipped_fetch_offsets_are_not_marked_processed_on_source_topics(consumer):
+    OffsetGuard(consumer, lambda: {EVENTS}).install()
+    asyncio.run(consumer._add_gap(TP(EVENTS, 0), 10, 20))
+    asyncio.run(consumer._add_gap(TP("other", 0), 10, 20))
+    assert not consumer._gap[TP(EVENTS, 0)]
+    assert consumer._gap[TP("other", 0)]
+
+
+def test_lost_records_are_read_again_once_nothing_moves_for_a_while():
+    lost, tp = LostRecords(after_s=10), TP(EVENTS, 3)
+    assert lost.check(0, {tp: (126, 160)}, busy_topics=()) == []
+    assert lost.check(9, {tp: (126, 160)}, busy_topics=()) == []
+    assert lost.check(10, {tp: (126, 160)}, busy_topics=()) == [(tp, 126)]
+    assert lost.check(11, {tp: (126, 160)}, busy_topics=()) == []  # counting again after the seek
+
+
+def test_progress_or_work_in_flight_is_not_a_loss():
+    lost, tp = LostRecords(after_s=10), TP(EVENTS, 0)
+    lost.check(0, {tp: (100, 160)}, busy_topics=())
+    assert lost.check(10, {tp: (120, 160)}, busy_topics=()) == []  # the commit moved
+    assert lost.check(25, {tp: (120, 160)}, busy_topics={EVENTS}) == []  # a window is being processed
+    assert lost.check(30, {tp: (120, 160)}, busy_topics=()) == []  # counting restarts after busy
+    assert lost.check(40, {tp: (160, 160)}, busy_topics=()) == []  # caught up
+    assert lost.check(60, {tp: (None, 160)}, busy_topics=()) == []  # commit start unknown
