@@ -40,7 +40,7 @@ class IndexedRecommender(Estimator):
     def learn_one(self, session: Session, interaction: Interaction) -> None:
         # An empty session means this click opens a new one, even for a returning user.
         self._index.add_click(session.user_id, interaction.item, new_session=not session.interactions)
-        idx = self._index.vocab.ids[interaction.item]
+        idx = self._index.vocab.index[interaction.item]
         self._popular.bump(idx, self._index.clicks.view())
 
     def _fitted(self) -> None:
@@ -61,9 +61,9 @@ class IndexedRecommender(Estimator):
         ids, scores = self._scores(prefix, self._own_sid(session)) if prefix else (_EMPTY_IDS, _EMPTY_SCORES)
         extra = None
         if self.repeat_boost > 0 and prefix:
-            ids, scores, extra = repeat_boost(ids, scores, prefix, self._index.vocab.ids, self.repeat_boost)
+            ids, scores, extra = repeat_boost(ids, scores, prefix, self._index.vocab.index, self.repeat_boost)
         padding = self._popular.ranked(self._index.clicks.view(), 2 * k + len(prefix))
-        return to_candidates(self._index.vocab.names, ids, scores, k, reason=self.reason,
+        return to_candidates(self._index.vocab.items, ids, scores, k, reason=self.reason,
                              source=self.name, padding=padding, extra=extra)
 
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:

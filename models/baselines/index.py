@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from models.vocab import Vocab
+
 
 def natural_key(item: str) -> tuple[int, int | str]:
     """Numeric ids order as numbers (dataset ids are ints passed as str), others after them as text."""
@@ -45,22 +47,9 @@ class GrowArray:
         return self.n
 
 
-class ItemVocab:
-    """str item <-> dense int id."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.names: list[str] = []
-
-    def add(self, item: str) -> int:
-        idx = self.ids.get(item)
-        if idx is None:
-            idx = self.ids[item] = len(self.names)
-            self.names.append(item)
-        return idx
-
-    def __len__(self) -> int:
-        return len(self.names)
+# Old pickles of a SessionIndex name this class; it was the same vocabulary under other attribute
+# names, which Vocab.__setstate__ maps.
+ItemVocab = Vocab
 
 
 class SessionIndex:
@@ -73,7 +62,7 @@ class SessionIndex:
     """
 
     def __init__(self) -> None:
-        self.vocab = ItemVocab()
+        self.vocab = Vocab()
         self.items: list[list[int]] = []
         self.last: list[list[int]] = []
         self.n_clicks: list[int] = []
@@ -93,10 +82,10 @@ class SessionIndex:
         return len(self.vocab)
 
     def item_id(self, item: str) -> int | None:
-        return self.vocab.ids.get(item)
+        return self.vocab.index.get(item)
 
     def _new_item(self, item: str) -> int:
-        idx = self.vocab.add(item)
+        idx = self.vocab.id(item)
         if idx == len(self.inv):
             self.inv.append(GrowArray(np.int32))
             self.clicks.append(0.0)
@@ -107,9 +96,9 @@ class SessionIndex:
         """Bulk-add whole sessions (oldest first); far faster than one ``add_click`` per click."""
         sessions = [s for s in sessions if len(s)]
         # Ids in natural order, so ties broken "by smaller id" match the datasets' integer ids.
-        for item in sorted({i for s in sessions for i in s} - self.vocab.ids.keys(), key=natural_key):
+        for item in sorted({i for s in sessions for i in s} - self.vocab.index.keys(), key=natural_key):
             self._new_item(item)
-        ids = self.vocab.ids
+        ids = self.vocab.index
         first_sid = self.n_sessions
         pair_items: list[int] = []
         pair_sids: list[int] = []
@@ -142,7 +131,7 @@ class SessionIndex:
 
     def add_click(self, key: str, item: str, new_session: bool) -> int:
         """Record one click of stream session ``key``; returns the session id it went to."""
-        idx = self.vocab.ids.get(item)
+        idx = self.vocab.index.get(item)
         if idx is None:
             idx = self._new_item(item)
         sid = self.open.get(key)

@@ -38,7 +38,7 @@ class SessionPop(IndexedRecommender):
 
     def recommend_one(self, session: Session, k: int) -> list[Candidate]:
         counts = Counter(session.items)
-        ids_of = self._index.vocab.ids
+        ids_of = self._index.vocab.index
         clicks = self._index.clicks.view()
         known = [(ids_of[item], c) for item, c in counts.items() if item in ids_of]
         unknown = {item: float(c) for item, c in counts.items() if item not in ids_of}
@@ -46,5 +46,5 @@ class SessionPop(IndexedRecommender):
         # The fraction ranks equal session counts by global clicks and never reaches the next count.
         scores = np.asarray([c for _, c in known], dtype=np.float64) + clicks[ids] / (clicks.max(initial=0) + 1)
         padding = self._popular.ranked(clicks, 2 * k + len(counts))
-        return to_candidates(self._index.vocab.names, ids, scores, k, reason=self.reason, source=self.name,
+        return to_candidates(self._index.vocab.items, ids, scores, k, reason=self.reason, source=self.name,
                              padding=padding, extra=unknown)

@@ -42,7 +42,7 @@ def prefix_positions(prefix: list[str], index: SessionIndex) -> tuple[np.ndarray
     last: dict[str, int] = {}
     for pos, item in enumerate(prefix, start=1):
         last[item] = pos
-    ids_of = index.vocab.ids
+    ids_of = index.vocab.index
     known = [(ids_of[item], pos) for item, pos in last.items() if item in ids_of]
     ids = np.fromiter((i for i, _ in known), dtype=np.int64, count=len(known))
     pos = np.fromiter((p for _, p in known), dtype=np.float64, count=len(known))

@@ -20,36 +20,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from models.vocab import Vocab
+
 if TYPE_CHECKING:
     from models.base import Interaction, Session
 
 _MAX_EXPONENT = 60.0  # 2**60 * counts stays far below float32's 3e38
-
-
-class Vocab:
-    """Interns item ids (strings) to dense row/column numbers."""
-
-    def __init__(self, items: Iterable[str] = ()):
-        self.items: list[str] = []
-        self._index: dict[str, int] = {}
-        for item in items:
-            self.id(item)
-
-    def id(self, item: str) -> int:
-        i = self._index.get(item)
-        if i is None:
-            i = self._index[item] = len(self.items)
-            self.items.append(item)
-        return i
-
-    def get(self, item: str) -> int | None:
-        return self._index.get(item)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __contains__(self, item: str) -> bool:
-        return item in self._index
 
 
 class DecayClock:

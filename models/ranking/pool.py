@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.base import Candidate
+from models.vocab import Vocab
 
 _EMPTY_I = np.zeros(0, dtype=np.int64)
 _EMPTY_F = np.zeros(0, dtype=np.float64)
@@ -32,27 +33,13 @@ def top_order(scores: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-scores, kind="stable")
 
 
-class ItemIds:
+class ItemIds(Vocab):
     """Interns item strings to dense ids shared by every source of a recommender."""
 
     def __init__(self) -> None:
-        self.names: list[str] = []
-        self.index: dict[str, int] = {}
+        super().__init__()
         # Translation arrays for vocabularies of other objects: {name: (vocab, ids of its entries)}.
         self._maps: dict[str, tuple[object, np.ndarray]] = {}
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def id(self, name: str) -> int:
-        i = self.index.get(name)
-        if i is None:
-            i = self.index[name] = len(self.names)
-            self.names.append(name)
-        return i
-
-    def get(self, name: str) -> int | None:
-        return self.index.get(name)
 
     def ids(self, names: Sequence[str]) -> np.ndarray:
         get = self.id
@@ -144,7 +131,7 @@ class Ranked:
     def to_lists(self, pool: Pool) -> list[list[Candidate]]:
         """One Candidate list per query (the only objects the batch creates)."""
         out: list[list[Candidate]] = [[] for _ in range(pool.n_queries)]
-        names, sources, text = pool.ids.names, pool.source_names, pool.reasons.text
+        names, sources, text = pool.ids.items, pool.source_names, pool.reasons.text
         texts: dict[int, str] = {}
         for q, i, s, r, src in zip(self.query.tolist(), self.item.tolist(), self.score.tolist(),
                                    self.reason.tolist(), self.source.tolist()):

@@ -149,7 +149,7 @@ class Rules(Estimator):
         q, item = ranked.query, ranked.item
         if self.diversity_cap is not None and facts is not None and facts.category_of and len(q):
             uniq, inv = np.unique(item, return_inverse=True)
-            names, cat_of, cats = ids.names, facts.category_of, {}
+            names, cat_of, cats = ids.items, facts.category_of, {}
             cat_u = np.fromiter((-1 if (c := cat_of.get(names[i])) is None else cats.setdefault(c, len(cats))
                                  for i in uniq.tolist()), dtype=np.int64, count=len(uniq))
             cat = cat_u[inv]

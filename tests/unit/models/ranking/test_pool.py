@@ -88,7 +88,7 @@ def test_item_ids_translate_a_growing_vocabulary():
     ids.id("a")
     assert ids.from_vocab("v", vocab).tolist() == [1, 0]
     vocab.id("c")
-    assert ids.from_vocab("v", vocab).tolist() == [1, 0, 2] and ids.names == ["a", "b", "c"]
+    assert ids.from_vocab("v", vocab).tolist() == [1, 0, 2] and ids.items == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize("k", [1, 3, 6, 10])
