@@ -13,13 +13,13 @@ records go for good, and the crash test hit them about one restart in five:
    the committed offset when there is none yet, and tolerates a one-record hole after one; a jump in
    the fetched offsets is marked as acknowledged (meant for compacted topics and transaction markers).
    Our source topics are neither, so for them a hole means lost records: nothing past it is committed.
-3. A hole that never fills (records fetched, never delivered) would then hold the partition's commits
-   back forever: :class:`LostRecords` notices a partition whose position is ahead of its commit while
-   nothing of its topic is being processed, and seeks it back to the commit.
+3. A hole that never fills would then hold commits back: :class:`LostRecords` notices a partition with
+   records below its position that can no longer be processed (:meth:`Sample.lost`) while nothing of
+   its topic is in flight, and seeks it back to the commit.
 
 Re-read records are skipped by the session dedup and the item rows' per-partition offsets, so the
-state stays exact. The wrappers use Faust 0.11's consumer internals (``_new_offset``, ``_add_gap``,
-``_committed_offset``, ``_acked``, ``_unacked_messages``): re-check them on Faust upgrades
+state stays exact. The wrappers use faust-streaming 0.15 consumer internals (``_new_offset``, ``_add_gap``,
+``_committed_offset``, ``_acked``, ``_read_offset``, ``_unacked_messages``): re-check them on Faust upgrades
 (``tests/unit/streams/test_seek.py`` drives a real Faust consumer object).
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +42,48 @@ def uncommitted(committed: Mapping) -> list:
                   key=lambda tp: (tp.topic, tp.partition))
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One source partition as the guard sees it: where its next commit must start, the consumer's
+    position, the lowest acknowledged offset not yet committed (None: none), the last offset Faust
+    handed to a stream (None: none since the last seek)."""
+
+    start: int | None
+    position: int | None
+    first_acked: int | None = None
+    delivered: int | None = None
+
+    def lost(self) -> bool:
+        """Records between the commit and the position that can no longer be processed: a hole below
+        acknowledged ones, or records handed to a stream and gone. Records fetched but still waiting
+        for the stream (a full producer buffer blocks delivery) have ``delivered`` below ``start``;
+        processed ones waiting for a slow commit start the acknowledged run at ``start``."""
+        if self.start is None or self.position is None or self.position <= self.start:
+            return False
+        if self.first_acked is not None:
+            return self.first_acked > self.start
+        return self.delivered is not None and self.delivered >= self.start
+
+
 class LostRecords:
-    """Pure decisions: fed, per tick, each source partition's (commit start, position) and whether its
-    topic has messages in flight; answers the partitions to seek back, with their offsets."""
+    """Pure decisions: fed, per tick, each source partition's :class:`Sample` and the topics with
+    messages in flight; answers the partitions to seek back, with their offsets."""
 
     def __init__(self, after_s: float = LOST_AFTER_S):
         self.after_s = after_s
-        self._since: dict = {}  # tp -> ((start, position), first seen so)
+        self._since: dict = {}  # tp -> (sample, first seen so)
 
     def check(self, now: float, samples: Mapping, busy_topics: Iterable[str]) -> list[tuple]:
         busy = set(busy_topics)
         since, out = {}, []
-        for tp, (start, position) in samples.items():
-            if start is None or position is None or position <= start or tp.topic in busy:
-                continue  # caught up, or records still being processed
+        for tp, sample in samples.items():
+            if tp.topic in busy or not sample.lost():
+                continue
             prev = self._since.get(tp)
-            first = prev[1] if prev is not None and prev[0] == (start, position) else now
-            since[tp] = ((start, position), first)
+            first = prev[1] if prev is not None and prev[0] == sample else now
+            since[tp] = (sample, first)
             if now - first >= self.after_s:
-                out.append((tp, start))
+                out.append((tp, sample.start))
                 del since[tp]  # start counting again after the seek
         self._since = since
         return sorted(out, key=lambda x: (x[0].topic, x[0].partition))
@@ -117,12 +141,16 @@ class OffsetGuard:
         """Seek partitions that lost records back to their commit; returns what it sought."""
         c, names = self.consumer, set(self.topics())
         tps = [tp for tp in c.assignment() if tp.topic in names]
-        samples = {tp: (self.commit_start(tp), await _position(c, tp)) for tp in tps}
+        samples = {}
+        for tp in tps:
+            acked = c._acked.get(tp)
+            samples[tp] = Sample(self.commit_start(tp), await _position(c, tp), min(acked) if acked else None,
+                                 c._read_offset.get(tp))
         busy = {m.tp.topic for m in list(c._unacked_messages) if not m.acked}
         sought = self.lost.check(now, samples, busy)
         for tp, offset in sought:
             log.warning("%s[%d]: fetched up to %s but nothing after %d was processed; re-reading from %d",
-                        tp.topic, tp.partition, samples[tp][1], offset, offset)
+                        tp.topic, tp.partition, samples[tp].position, offset, offset)
             await c.seek(tp, offset)
         return sought
 

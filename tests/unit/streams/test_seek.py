@@ -9,7 +9,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.seek import LostRecords, OffsetGuard, uncommitted
+from streams.seek import LostRecords, OffsetGuard, Sample, uncommitted
 
 EVENTS, CHANGELOG = "events", "app-sessions-changelog"
 
@@ -81,17 +81,30 @@ def test_skipped_fetch_offsets_are_not_marked_processed_on_source_topics(consume
 
 def test_lost_records_are_read_again_once_nothing_moves_for_a_while():
     lost, tp = LostRecords(after_s=10), TP(EVENTS, 3)
-    assert lost.check(0, {tp: (126, 160)}, busy_topics=()) == []
-    assert lost.check(9, {tp: (126, 160)}, busy_topics=()) == []
-    assert lost.check(10, {tp: (126, 160)}, busy_topics=()) == [(tp, 126)]
-    assert lost.check(11, {tp: (126, 160)}, busy_topics=()) == []  # counting again after the seek
+    tail = Sample(start=126, position=160, first_acked=None, delivered=159)  # handed to a stream, gone
+    assert lost.check(0, {tp: tail}, busy_topics=()) == []
+    assert lost.check(9, {tp: tail}, busy_topics=()) == []
+    assert lost.check(10, {tp: tail}, busy_topics=()) == [(tp, 126)]
+    assert lost.check(11, {tp: tail}, busy_topics=()) == []  # counting again after the seek
+    hole = Sample(start=126, position=160, first_acked=140, delivered=159)  # 126..139 never acknowledged
+    lost.check(20, {tp: hole}, busy_topics=())
+    assert lost.check(30, {tp: hole}, busy_topics=()) == [(tp, 126)]
 
 
-def test_progress_or_work_in_flight_is_not_a_loss():
+def test_slow_commits_waiting_records_and_work_in_flight_are_not_losses():
     lost, tp = LostRecords(after_s=10), TP(EVENTS, 0)
-    lost.check(0, {tp: (100, 160)}, busy_topics=())
-    assert lost.check(10, {tp: (120, 160)}, busy_topics=()) == []  # the commit moved
-    assert lost.check(25, {tp: (120, 160)}, busy_topics={EVENTS}) == []  # a window is being processed
-    assert lost.check(30, {tp: (120, 160)}, busy_topics=()) == []  # counting restarts after busy
-    assert lost.check(40, {tp: (160, 160)}, busy_topics=()) == []  # caught up
-    assert lost.check(60, {tp: (None, 160)}, busy_topics=()) == []  # commit start unknown
+    samples = [
+        Sample(start=100, position=160, first_acked=100, delivered=159),  # processed, commit slow (85 s seen)
+        Sample(start=100, position=160, first_acked=None, delivered=99),  # fetched, delivery blocked
+        Sample(start=160, position=160, first_acked=None, delivered=159),  # caught up
+        Sample(start=None, position=160),  # commit start unknown
+    ]
+    for sample in samples:
+        for t in (0, 10, 20):
+            assert lost.check(t, {tp: sample}, busy_topics=()) == [], sample
+    tail = Sample(start=100, position=160, first_acked=None, delivered=159)
+    lost.check(30, {tp: tail}, busy_topics=())
+    assert lost.check(45, {tp: tail}, busy_topics={EVENTS}) == []  # a window is being processed
+    assert lost.check(50, {tp: tail}, busy_topics=()) == []  # counting restarts after busy
+    progressed = Sample(start=120, position=160, first_acked=None, delivered=159)
+    assert lost.check(60, {tp: progressed}, busy_topics=()) == []  # the commit moved
