@@ -314,11 +314,27 @@ class Handlers:
                     del table[routed]
                 self.apply_item(routed, None)
                 await self.writer.set_item(routed, None)
+                await self.forget_item_side(routed)
             else:
                 body = _json.encode(routed)
                 table[routed.item_id] = body
                 self.apply_item(routed.item_id, routed)
                 await self.writer.set_item(routed.item_id, body)
+
+    async def forget_item_side(self, item: str) -> None:
+        """A removed item's co-visitation row, neighbour list and ``rec:item`` list go with it, so the
+        item side is bounded by the live catalogue rather than by every item ever seen. The catalog and
+        item-updates topics are co-partitioned (same key, same partition count), so the worker that gets
+        the tombstone owns the item's row and publishes its list. Other items' lists drop it at their
+        next publish (the model no longer recommends it meanwhile); a later event about the item starts
+        a new row."""
+        self.dirty_items.discard(item)
+        for table in (self.tables.item_stats, self.tables.neighbors):
+            if item in table:
+                del table[item]
+        self.apply_neighbors(item, None)
+        key = self.writer.keys.item_recs(item)
+        await self.writer.execute(lambda pipe, sha: [pipe.delete(key)])
 
     def apply_item(self, item_id: str, item: CatalogItem | None) -> None:
         if item is None:

@@ -118,6 +118,44 @@ def test_a_new_user_gets_trending_items(running):
     assert any(r.reason == "trending now" for r in rec.items)
 
 
+MISSING = object()
+
+
+def changelog_last(dep, table: str, key: bytes):
+    """The last value written for ``key`` in a table's changelog (None: a tombstone; MISSING: none)."""
+    from kafka import TopicPartition
+
+    topic = f"{dep.settings.worker_app_id}-{table}-changelog"
+    consumer = KafkaConsumer(bootstrap_servers=dep.settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends, last = consumer.end_offsets(tps), MISSING
+        deadline = time.monotonic() + TIMEOUT
+        while any(consumer.position(tp) < ends[tp] for tp in tps) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for rec in records:
+                    if rec.key == key:
+                        last = rec.value
+        return last
+    finally:
+        consumer.close()
+
+
+def test_a_removed_item_leaves_the_item_side(running):
+    dep, script = running
+    wait_until(lambda: list_items(dep, "rec:item:y"), TIMEOUT, "y's item list")
+    assert changelog_last(dep, "item-stats", b"y") not in (None, MISSING)
+    with dep.producer() as out:
+        out.delete_item("y")
+    key = dep.settings.redis_prefix + "rec:item:y"
+    wait_until(lambda: not dep.redis.exists(key), TIMEOUT, f"rec:item:y deleted (log: {dep.worker.log()})")
+    for table in ("item-stats", "neighbors"):
+        wait_until(lambda: changelog_last(dep, table, b"y") is None, TIMEOUT, f"a {table} tombstone for y")
+    assert dep.worker.alive()
+
+
 def test_restart_resumes_from_committed_offsets_with_recovered_tables(running):
     dep, script = running
     with dep.producer() as out:
