@@ -14,7 +14,8 @@ from freshrec.settings import Settings
 from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
 from ..workers import REPO, WorkerProcess, isolated_overrides, remove_deployment, worker_env  # noqa: F401
 
-RECOMMENDER = os.environ.get("FRESHREC_TEST_WORKER_RECOMMENDER", "models.recommender:StreamRecommender")
+# The worker's own default (FRESHREC_WORKER_RECOMMENDER's, from_settings) unless a run names another.
+RECOMMENDER = os.environ.get("FRESHREC_TEST_WORKER_RECOMMENDER")
 
 
 class Deployment:
@@ -23,7 +24,8 @@ class Deployment:
     def __init__(self, tmp: Path, **extra: str):
         u = uuid.uuid4().hex[:10]
         self.unique = u
-        self.env_overrides = {**isolated_overrides(u, "it-worker", "t"), "FRESHREC_WORKER_RECOMMENDER": RECOMMENDER,
+        chosen = {"FRESHREC_WORKER_RECOMMENDER": RECOMMENDER} if RECOMMENDER else {}
+        self.env_overrides = {**isolated_overrides(u, "it-worker", "t"), **chosen,
                               **extra}
         self.env = worker_env(self.env_overrides)
         self.settings = Settings(**{k.removeprefix("FRESHREC_").lower(): v for k, v in self.env_overrides.items()})
