@@ -18,9 +18,10 @@ records go for good, and the crash test hit them about one restart in five:
    its topic is in flight, and seeks it back to the commit.
 
 Re-read records are skipped by the session dedup and the item rows' per-partition offsets, so the
-state stays exact. The wrappers use faust-streaming 0.15 consumer internals (``_new_offset``, ``_add_gap``,
-``_committed_offset``, ``_acked``, ``_read_offset``, ``_unacked_messages``): re-check them on Faust upgrades
-(``tests/unit/streams/test_seek.py`` drives a real Faust consumer object).
+state stays exact. The wrappers use faust-streaming 0.15 internals (the consumer's ``_new_offset``,
+``_add_gap``, ``_committed_offset``, ``_acked``, ``_read_offset``, ``_unacked_messages``; the
+conductor's ``_topic_name_index``): re-check them on Faust upgrades (``tests/unit/streams/test_seek.py``
+drives real Faust objects).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 POSITION_TIMEOUT_S = 5.0
-LOST_AFTER_S = 10.0  # a partition unchanged this long with nothing in flight has lost records
+LOST_AFTER_S = 20.0  # a partition unchanged this long with nothing in flight has lost records
 
 
 def uncommitted(committed: Mapping) -> list:
@@ -105,7 +106,9 @@ class OffsetGuard:
         async def seek_to_committed_or_beginning():
             committed = await seek_to_committed()
             names = set(self.topics())
-            fresh = [tp for tp in uncommitted(committed) if tp.topic in names]
+            # Only a partition's first assignment in this process (a start or restart): seeking again
+            # on later rebalances broke the two-worker rebalance test's exact state (not understood yet).
+            fresh = [tp for tp in uncommitted(committed) if tp.topic in names and tp not in self.start]
             if fresh:
                 # Faust's consumer has no seek_to_beginning; its seek also resets the read offset.
                 earliest = await c.earliest_offsets(*fresh)
@@ -146,13 +149,26 @@ class OffsetGuard:
             acked = c._acked.get(tp)
             samples[tp] = Sample(self.commit_start(tp), await _position(c, tp), min(acked) if acked else None,
                                  c._read_offset.get(tp))
-        busy = {m.tp.topic for m in list(c._unacked_messages) if not m.acked}
+        busy = {m.tp.topic for m in list(c._unacked_messages) if not m.acked} | queued_topics(c.app, names)
         sought = self.lost.check(now, samples, busy)
         for tp, offset in sought:
             log.warning("%s[%d]: fetched up to %s but nothing after %d was processed; re-reading from %d",
                         tp.topic, tp.partition, samples[tp].position, offset, offset)
             await c.seek(tp, offset)
         return sought
+
+
+def queued_topics(app, names: Iterable[str]) -> set[str]:
+    """Topics with messages waiting in a stream's queue: delivered but not yet taken by a slow agent
+    (an overloaded loop), so not lost. Faust's queues are created lazily (None: nothing queued)."""
+    index = getattr(app.topics, "_topic_name_index", {})
+    out = set()
+    for name in names:
+        for channel in index.get(name, ()):
+            queue = getattr(channel, "_queue", None)
+            if queue is not None and queue.qsize():
+                out.add(name)
+    return out
 
 
 async def _position(consumer, tp) -> int | None:

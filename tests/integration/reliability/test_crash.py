@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(280)]
 
 # The restarted worker waits for the group coordinator to drop the killed member before it gets the
 # partitions back: the group session timeout, 60 s by default, 10 s here (FRESHREC_WORKER_SESSION_TIMEOUT_S).
-# Lost records are re-read within ~15 s (streams/seek.py); the rest takes seconds.
+# Lost records are re-read within ~25 s (streams/seek.py); the rest takes seconds.
 RESTART_S = 90
 # Exact up to float rounding: forward-decayed sums added in another order.
 EXACT = 1e-9

@@ -9,7 +9,7 @@ import faust
 import pytest
 from faust.types import TP
 
-from streams.seek import LostRecords, OffsetGuard, Sample, uncommitted
+from streams.seek import LostRecords, OffsetGuard, Sample, queued_topics, uncommitted
 
 EVENTS, CHANGELOG = "events", "app-sessions-changelog"
 
@@ -44,6 +44,9 @@ def test_never_committed_source_partitions_are_read_from_their_first_offset(cons
     assert asyncio.run(consumer.seek_to_committed()) == committed  # Faust's perform_seek gets what it got
     assert sought == [(TP(EVENTS, 0), 3), (TP("item-updates", 2), 3)]  # changelogs: recovery's business
     assert guard.commit_start(TP(EVENTS, 0)) == 3
+    sought.clear()
+    asyncio.run(consumer.seek_to_committed())  # a later rebalance: only first assignments are sought
+    assert sought == []
 
 
 def test_no_commit_past_a_hole_at_the_head_of_a_source_partition(consumer):
@@ -108,3 +111,12 @@ def test_slow_commits_waiting_records_and_work_in_flight_are_not_losses():
     assert lost.check(50, {tp: tail}, busy_topics=()) == []  # counting restarts after busy
     progressed = Sample(start=120, position=160, first_acked=None, delivered=159)
     assert lost.check(60, {tp: progressed}, busy_topics=()) == []  # the commit moved
+
+
+def test_messages_waiting_in_a_stream_queue_make_their_topic_busy():
+    app = faust.App("seek-queue-test", broker="kafka://127.0.0.1:1", autodiscover=False)
+    topic = app.topic(EVENTS)
+    app.topics._topic_name_index[EVENTS].add(topic)
+    assert queued_topics(app, [EVENTS, "other"]) == set()  # no queue created yet
+    topic.queue.put_nowait("a message")
+    assert queued_topics(app, [EVENTS, "other"]) == {EVENTS}
