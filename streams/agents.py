@@ -94,7 +94,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
     # Faust must neither commit past nor lose source records it dropped in a rebalance: streams/seek.py.
     sources = (settings.topic_events, settings.topic_item_updates, settings.topic_catalog)
-    guard = OffsetGuard(app.consumer, lambda: sources)
+    guard = OffsetGuard(app.consumer, sources)
     guard.install()
 
     @app.timer(OFFSET_GUARD_S, name="offset-guard")
@@ -110,8 +110,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
     if settings.worker_stall_s > 0:
         from streams.watchdog import StallWatchdog, timer_interval
 
-        watchdog = StallWatchdog(app, (settings.topic_events, settings.topic_item_updates, settings.topic_catalog),
-                                 settings.worker_stall_s)
+        watchdog = StallWatchdog(app, sources, settings.worker_stall_s)
 
         @app.timer(timer_interval(settings.worker_stall_s), name="stall-watchdog")
         async def stall_watchdog():

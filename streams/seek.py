@@ -26,10 +26,11 @@ drives real Faust objects).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from streams.watchdog import position_or_none
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,11 @@ class LostRecords:
 
 
 class OffsetGuard:
-    """Installs the three guards on a Faust consumer for the source topics named by ``topics()``."""
+    """Installs the three guards on a Faust consumer for the source topics named in ``topics``."""
 
-    def __init__(self, consumer, topics: Callable[[], Iterable[str]], after_s: float = LOST_AFTER_S):
+    def __init__(self, consumer, topics: Iterable[str], after_s: float = LOST_AFTER_S):
         self.consumer = consumer
-        self.topics = topics
+        self.topics = frozenset(topics)
         self.lost = LostRecords(after_s)
         self.start: dict = {}  # never-committed partition -> the first offset, where reading began
 
@@ -105,10 +106,9 @@ class OffsetGuard:
 
         async def seek_to_committed_or_beginning():
             committed = await seek_to_committed()
-            names = set(self.topics())
             # Only a partition's first assignment in this process (a start or restart): seeking again
             # on later rebalances broke the two-worker rebalance test's exact state (not understood yet).
-            fresh = [tp for tp in uncommitted(committed) if tp.topic in names and tp not in self.start]
+            fresh = [tp for tp in uncommitted(committed) if tp.topic in self.topics and tp not in self.start]
             if fresh:
                 # Faust's consumer has no seek_to_beginning; its seek also resets the read offset.
                 earliest = await c.earliest_offsets(*fresh)
@@ -120,12 +120,12 @@ class OffsetGuard:
 
         def new_offset_without_holes(tp):
             acked, start = c._acked[tp], self.commit_start(tp)
-            if acked and start is not None and tp.topic in set(self.topics()) and min(acked) > start:
+            if acked and start is not None and tp.topic in self.topics and min(acked) > start:
                 return None  # offsets [start, min(acked)) are not processed: commit nothing yet
             return new_offset(tp)
 
         async def add_gap_except_sources(tp, offset_from: int, offset_to: int):
-            if tp.topic in set(self.topics()):
+            if tp.topic in self.topics:
                 log.warning("records %s[%d] %d..%d were skipped in fetching; not committing past them",
                             tp.topic, tp.partition, offset_from, offset_to)
                 return None
@@ -142,12 +142,12 @@ class OffsetGuard:
 
     async def tick(self, now: float) -> list[tuple]:
         """Seek partitions that lost records back to their commit; returns what it sought."""
-        c, names = self.consumer, set(self.topics())
+        c, names = self.consumer, self.topics
         tps = [tp for tp in c.assignment() if tp.topic in names]
         samples = {}
         for tp in tps:
             acked = c._acked.get(tp)
-            samples[tp] = Sample(self.commit_start(tp), await _position(c, tp), min(acked) if acked else None,
+            samples[tp] = Sample(self.commit_start(tp), await position_or_none(c, tp, POSITION_TIMEOUT_S), min(acked) if acked else None,
                                  c._read_offset.get(tp))
         busy = {m.tp.topic for m in list(c._unacked_messages) if not m.acked} | queued_topics(c.app, names)
         sought = self.lost.check(now, samples, busy)
@@ -169,14 +169,6 @@ def queued_topics(app, names: Iterable[str]) -> set[str]:
             if queue is not None and queue.qsize():
                 out.add(name)
     return out
-
-
-async def _position(consumer, tp) -> int | None:
-    # aiokafka waits while a partition has no valid position (an offset reset in progress): unknown.
-    try:
-        return await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        return None
 
 
 def _names(tps) -> str:

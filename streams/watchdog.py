@@ -85,6 +85,16 @@ class StallWatch:
         return Verdict(OK, tuple(stuck), idle)
 
 
+async def position_or_none(consumer, tp, timeout_s: float = PROBE_TIMEOUT_S) -> int | None:
+    """The consumer's position of ``tp``; None when it has none yet: aiokafka waits while an offset
+    reset is in progress, and a partition still without a position after ``timeout_s`` is not being
+    consumed either."""
+    try:
+        return await asyncio.wait_for(consumer.position(tp), timeout_s)
+    except asyncio.TimeoutError:
+        return None
+
+
 def consuming(app) -> bool:
     """The app holds its assignment and has recovered its tables: positions mean something."""
     if app.rebalancing or getattr(app, "in_recovery", False):
@@ -123,7 +133,7 @@ class StallWatchdog:
         try:
             highwaters = dict(await asyncio.wait_for(consumer.highwaters(*tps), PROBE_TIMEOUT_S)) if tps else {}
             ordered = list(tps)
-            positions = dict(zip(ordered, await asyncio.gather(*(self._position(consumer, tp) for tp in ordered))))
+            positions = dict(zip(ordered, await asyncio.gather(*(position_or_none(consumer, tp) for tp in ordered))))
         except Exception as exc:  # noqa: BLE001 - judged on the last sample, see below
             # No answer is no progress seen: judged on the last sample, so a caught-up worker never
             # counts an unreachable broker as a stall, while one whose consumer thread hangs (the
@@ -146,15 +156,6 @@ class StallWatchdog:
                       _describe(verdict.stuck, positions, highwaters), self.watch.limit_s, STALL_EXIT_CODE)
             self._exit(STALL_EXIT_CODE)
         return verdict
-
-    @staticmethod
-    async def _position(consumer, tp) -> int | None:
-        # aiokafka waits while a partition has no valid position (an offset reset in progress): a
-        # partition still without one after the timeout is not being consumed either, so None (= 0).
-        try:
-            return await asyncio.wait_for(consumer.position(tp), PROBE_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            return None
 
 
 def _describe(stuck, positions, highwaters) -> str:

@@ -39,7 +39,7 @@ def test_never_committed_source_partitions_are_read_from_their_first_offset(cons
         sought.append((tp, offset))
 
     consumer.seek_to_committed, consumer.earliest_offsets, consumer.seek = seek_to_committed, earliest_offsets, seek
-    guard = OffsetGuard(consumer, lambda: {EVENTS, "item-updates"})
+    guard = OffsetGuard(consumer, {EVENTS, "item-updates"})
     guard.install()
     assert asyncio.run(consumer.seek_to_committed()) == committed  # Faust's perform_seek gets what it got
     assert sought == [(TP(EVENTS, 0), 3), (TP("item-updates", 2), 3)]  # changelogs: recovery's business
@@ -50,7 +50,7 @@ def test_never_committed_source_partitions_are_read_from_their_first_offset(cons
 
 
 def test_no_commit_past_a_hole_at_the_head_of_a_source_partition(consumer):
-    OffsetGuard(consumer, lambda: {EVENTS}).install()
+    OffsetGuard(consumer, {EVENTS}).install()
     src, other = TP(EVENTS, 0), TP("other", 0)
     for tp in (src, other):
         consumer._committed_offset[tp] = 4
@@ -64,7 +64,7 @@ def test_no_commit_past_a_hole_at_the_head_of_a_source_partition(consumer):
 
 
 def test_a_never_committed_partition_commits_only_from_where_reading_began(consumer):
-    guard = OffsetGuard(consumer, lambda: {EVENTS})
+    guard = OffsetGuard(consumer, {EVENTS})
     guard.install()
     tp = TP(EVENTS, 1)
     guard.start[tp] = 0
@@ -75,7 +75,7 @@ def test_a_never_committed_partition_commits_only_from_where_reading_began(consu
 
 
 def test_skipped_fetch_offsets_are_not_marked_processed_on_source_topics(consumer):
-    OffsetGuard(consumer, lambda: {EVENTS}).install()
+    OffsetGuard(consumer, {EVENTS}).install()
     asyncio.run(consumer._add_gap(TP(EVENTS, 0), 10, 20))
     asyncio.run(consumer._add_gap(TP("other", 0), 10, 20))
     assert not consumer._gap[TP(EVENTS, 0)]
