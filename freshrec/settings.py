@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     session_idle_ttl_s: float = Field(86400.0, ge=0, description="A user's session state is deleted (changelog "
                                                                  "tombstone) after this long without events; 0 = never")
     session_expiry_interval_s: float = Field(60.0, gt=0, description="Seconds between sweeps for idle sessions")
+    worker_malloc_arenas: int = Field(2, ge=0, le=64, description="glibc malloc arenas for the worker (the "
+                                                                   "runtime MALLOC_ARENA_MAX); 0 = glibc's default "
+                                                                   "of 8 per core")
+    worker_malloc_trim_s: float = Field(60.0, ge=0, description="Seconds between malloc_trim calls handing the "
+                                                                "worker's free heap pages back; 0 = never")
     worker_tracemalloc_s: float = Field(0.0, ge=0, description="Debug: log the worker's top allocation growth "
                                                                 "(tracemalloc) every this many seconds; 0 = off (slow)")
     covis_window: int = Field(8, ge=1, le=50, description="Co-visitation pairs within this many positions")

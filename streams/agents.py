@@ -6,6 +6,7 @@ so per-window costs (one ``recommend_many``, one Redis pipeline) are shared by h
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -83,6 +84,14 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             except Exception:  # noqa: BLE001 - a failed sweep is retried next tick; it must not stop the worker
                 log.exception("session expiry sweep failed")
 
+    if settings.worker_malloc_trim_s > 0:
+        from streams.allocator import trim
+
+        @app.timer(settings.worker_malloc_trim_s, name="malloc-trim")
+        async def malloc_trim():
+            # In a thread: the call walks the whole heap, and the loop must keep serving meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, trim)
+
     if settings.worker_tracemalloc_s > 0:
         from streams.memdebug import MemoryTracer
 
@@ -94,7 +103,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
     # Faust must neither commit past nor lose source records it dropped in a rebalance: streams/seek.py.
     sources = (settings.topic_events, settings.topic_item_updates, settings.topic_catalog)
-    guard = OffsetGuard(app.consumer, sources)
+    guard = OffsetGuard(app.consumer, sources, compacted={settings.topic_catalog})
     guard.install()
 
     @app.timer(OFFSET_GUARD_S, name="offset-guard")

@@ -31,6 +31,9 @@ def worker(
     except ValidationError as exc:
         _fail("invalid settings: " + "; ".join(f"FRESHREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
                                                for e in exc.errors()))
+    from streams.allocator import limit_arenas
+
+    limit_arenas(settings.worker_malloc_arenas)  # before any thread starts: see streams/allocator.py
     try:
         from streams.keys import Keys
 

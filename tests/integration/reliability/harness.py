@@ -191,6 +191,25 @@ class Deployment:
         finally:
             c.close()
 
+    def locate(self, event_ids: list[str]) -> dict[str, str]:
+        """Where events sit in the events topic, ``partition@offset`` (failure reports)."""
+        wanted = set(event_ids)
+        out = {}
+        for rec in self.read_topic(self.settings.topic_events):
+            found = next((e for e in wanted if f'"{e}"'.encode() in rec.value), None)
+            if found:
+                out[found] = f"{rec.partition}@{rec.offset}"
+        return out
+
+    def missing_report(self, events) -> str:
+        """Which events no session holds, where they sit, and the group's commits (failure reports)."""
+        from .replay import sessions_state
+
+        state = sessions_state(self)
+        missing = [e.event_id for e in events if e.user_id not in state or e.event_id not in state[e.user_id].event_ids]
+        return (f"{len(missing)} of {len(events)} missing (first {missing[:5]}, at {self.locate(missing[:5])}), "
+                f"stats {self.stats()}, committed offsets {self.committed_offsets()}, group {self.group_state()}")
+
     def changelog(self, table: str) -> dict[str, bytes]:
         """A table's state as a restarted worker would recover it: the last value per key."""
         state: dict[str, bytes] = {}

@@ -31,17 +31,6 @@ def produce(dep, events, rate: float | None = None) -> None:
                 time.sleep(20 / rate)  # pacing the producer, not synchronising the test
 
 
-def locate(dep, event_ids: list[str]) -> dict[str, str]:
-    """Where events sit in the events topic, ``partition@offset`` (failure reports)."""
-    wanted = set(event_ids)
-    out = {}
-    for rec in dep.read_topic(dep.settings.topic_events):
-        found = next((e for e in wanted if f'"{e}"'.encode() in rec.value), None)
-        if found:
-            out[found] = f"{rec.partition}@{rec.offset}"
-    return out
-
-
 def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployments, reference_run):
     ref, events = reference_run
     crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10")
@@ -76,13 +65,9 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
             wait_until(lambda: "THREAD MainThread" in worker.log(10**6), 5, "the worker's stack dump")
         except AssertionError:
             pass  # an exited or wedged worker writes none: report the rest anyway
-        state = sessions_state(crash)
-        missing = [e.event_id for e in events if e.user_id not in state or e.event_id not in state[e.user_id].event_ids]
-        raise AssertionError(f"{exc}; {len(missing)} of {len(events)} missing (first {missing[:5]}, at "
-                             f"{locate(crash, missing[:5])}), committed at the kill {committed_at_kill}, "
-                             f"stats {crash.stats()}, committed offsets {crash.committed_offsets()}, "
-                             f"group {crash.group_state()}, alive {worker.alive()}; restarted worker's log "
-                             f"({worker.log_path}):\n{worker.log(20_000)}") from None
+        raise AssertionError(f"{exc}; {crash.missing_report(events)}, committed at the kill {committed_at_kill}, "
+                             f"alive {worker.alive()}; restarted worker's log ({worker.log_path}):\n"
+                             f"{worker.log(20_000)}") from None
     last = last_ts_by_user(events)
     wait_until(lambda: {u: r.event_ts for u, r in user_lists(crash).items()} == last, 60,
                "every user's list to answer the user's last event")

@@ -31,7 +31,7 @@ def test_a_worker_leaving_mid_stream_hands_over_without_losing_events(deployment
     ref, events = reference_run
     dep = deployments()
     dep.ensure_topics()
-    first, second = dep.worker(), dep.worker()
+    first, second = dep.worker(loglevel="info"), dep.worker(loglevel="info")  # failure reports need their logs
     first.start()
     second.start()
     # Faust's assignor spreads the 4 events partitions over the stable group's 2 members.
@@ -44,11 +44,16 @@ def test_a_worker_leaving_mid_stream_hands_over_without_losing_events(deployment
     feeder.start()
     wait_until(lambda: dep.stats().get("events", 0) >= half + 100, 120, "the workers to be mid-stream")
     assert second.stop() == 0, second.log()  # a graceful leave: its partitions move to the first
+    committed_at_leave = dep.committed_offsets()
     feeder.join(60)
 
     wait_until(lambda: group_members(dep) == 1, 120, "the first worker to own every partition", interval=0.5)
-    wait_until(lambda: all_reflected(dep, events), 120, f"every event in the sessions (log: {first.log()})",
-               interval=0.5)
+    try:
+        wait_until(lambda: all_reflected(dep, events), 120, "every event in the sessions", interval=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {dep.missing_report(events)}, committed when the second left "
+                             f"{committed_at_leave}; logs {first.log_path} {second.log_path}:\n"
+                             f"{first.log(20_000)}") from None
     last = last_ts_by_user(events)
     wait_until(lambda: {u: r.event_ts for u, r in user_lists(dep).items()} == last, 60,
                "every user's list to answer the user's last event")
