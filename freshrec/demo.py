@@ -38,7 +38,8 @@ class Part:
 def demo(
     port: int = typer.Option(None, min=0, max=65535, envvar="FRESHREC_SERVE_PORT", show_envvar=True,
                              help="Port of the API and page (default 8000, or a free one if taken)."),
-    shop_rate: float = typer.Option(20.0, min=0.1, help="Simulated shop events per second."),
+    shop_rate: float = typer.Option(20.0, min=0.1, help="Simulated shop events per second, as a mean over the day "
+                                   "(the hour-of-day profile makes UTC nights about 8 times quieter)."),
     shop_users: int = typer.Option(500, min=1, help="Simulated shop users (about 17 per event/s)."),
     shop_items: int = typer.Option(600, min=2, help="Simulated shop catalog size."),
     seed: int = typer.Option(7, help="Seed of the simulated shop."),

@@ -13,10 +13,13 @@ def test_report_names_the_growing_line():
         tracer = MemoryTracer(top=5)
         assert tracer.report() == []  # the baseline
         hoard = [bytearray(1024) for _ in range(3000)]  # ~3 MB from this line
+        big = [bytearray(256 * 1024) for _ in range(4)]  # 1 MB in large blocks (their own mappings)
         lines = tracer.report()
         assert lines[0].startswith("rss ") and "traced" in lines[0]
         assert any("test_memdebug.py" in line and line.split()[0].startswith("+") for line in lines[1:]), lines
-        del hoard
+        large = lines[lines.index(next(x for x in lines if x.startswith("blocks of 128 KiB"))) + 1:]
+        assert large and "+1.00 MB" in large[0] and "+4 large" in large[0] and "test_memdebug.py" in large[0], lines
+        del hoard, big
     finally:
         if not was_tracing:
             tracemalloc.stop()  # tracing slows every later test in this process
