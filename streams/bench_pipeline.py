@@ -82,7 +82,7 @@ def pipeline(
     import redis
     from kafka.errors import KafkaError
     from rich.console import Console
-    from rich.progress import Progress
+    from freshrec.progress import Progress
 
     from producers.kafka_out import EventProducer
     from producers.schema import Event

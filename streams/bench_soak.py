@@ -66,7 +66,7 @@ def soak(
     import psutil
     import redis
     from rich.console import Console
-    from rich.progress import Progress
+    from freshrec.progress import Progress
 
     from producers.kafka_out import EventProducer, ProducerError
     from producers.schema import Event

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+from freshrec.progress import Progress
 from freshrec.settings import ENV_PREFIX, Settings
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+from freshrec.progress import Progress
 from freshrec.settings import Settings
 from models.evaluation import registry
 from models.evaluation.compare import default_plot_path, save_plot, table
