@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 
 import faust
@@ -127,6 +128,15 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
                 await watchdog.tick()
             except Exception:  # noqa: BLE001 - the watchdog must never be what stops the worker by accident
                 log.exception("stall watchdog tick failed")
+
+    @app.task
+    async def report_consumer_on_sigusr2():
+        # mode answers SIGUSR1 with every task's stack; where each partition stands is the other half
+        # of diagnosing a worker that holds lag and consumes nothing.
+        from streams.watchdog import consumer_state
+
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGUSR2, lambda: log.warning("consumer state (SIGUSR2):\n  %s", consumer_state(app, sources)))
 
     # Not on the leader only: every worker scores with its own copy of the deep model.
     swapper = deep_swapper(settings, h)

@@ -146,7 +146,8 @@ class StallWatchdog:
         verdict = self.watch.check(now, positions, highwaters, busy)
         if verdict.action == RESUME:
             log.warning("stall watchdog: %s have lag but consumed nothing for %.0f s; resuming them "
-                        "and the consumer flow", _describe(verdict.stuck, positions, highwaters), verdict.idle_s)
+                        "and the consumer flow; consumer state:\n  %s", _describe(verdict.stuck, positions, highwaters),
+                        verdict.idle_s, consumer_state(self.app, self.topics))
             consumer.resume_partitions(verdict.stuck)
             self.app.flow_control.resume()
             consumer.resume_flow()
@@ -156,6 +157,44 @@ class StallWatchdog:
                       _describe(verdict.stuck, positions, highwaters), self.watch.limit_s, STALL_EXIT_CODE)
             self._exit(STALL_EXIT_CODE)
         return verdict
+
+
+def consumer_state(app, topics: Iterable[str]) -> str:
+    """Where each watched partition stands, as Faust and aiokafka each see it: the first thing to read
+    when a worker holds lag and consumes nothing (logged on ``SIGUSR2`` and when the watchdog acts).
+
+    Reads private attributes of faust-streaming 0.15 and aiokafka 0.14 from another thread's objects
+    without locks: a diagnostic snapshot, possibly torn, never used for decisions."""
+    names = frozenset(topics)
+    c = app.consumer
+    try:
+        tps = sorted((tp for tp in c.assignment() if tp.topic in names), key=lambda tp: (tp.topic, tp.partition))
+    except Exception as exc:  # noqa: BLE001 - no assignment yet (or none any more): say so
+        return f"no assignment ({exc!r})"
+    paused, active = getattr(c, "_paused_partitions", set()), getattr(c, "_active_partitions", None)
+    buffered = getattr(c, "_buffered_partitions", set())
+    read, committed = getattr(c, "_read_offset", {}), getattr(c, "_committed_offset", {})
+    acked = getattr(c, "_acked", {})
+    try:
+        assignment = c._thread._consumer._subscription.subscription.assignment
+    except AttributeError:
+        assignment = None
+    app_flow = getattr(getattr(app, "flow_control", None), "is_active", lambda: None)()
+    lines = [f"consumer flow {'active' if getattr(c, 'flow_active', None) else 'stopped'}, "
+             f"app flow {'active' if app_flow else 'suspended'}, "
+             f"rebalancing {getattr(app, 'rebalancing', None)}, unacked {len(getattr(c, '_unacked_messages', ()))}"]
+    for tp in tps:
+        flags = [name for name, on in (("faust-paused", tp in paused), ("buffered", tp in buffered),
+                                       ("inactive", active is not None and tp not in active)) if on]
+        kafka = "no aiokafka state"
+        state = assignment.state_value(tp) if assignment is not None else None
+        if state is not None:
+            kafka = (f"aiokafka position {getattr(state, '_position', None)} highwater {state.highwater} "
+                     f"{'paused' if state.paused else 'fetching'} {getattr(state, '_status', '')}")
+        first_acked = min(acked[tp]) if acked.get(tp) else None
+        lines.append(f"{tp.topic}[{tp.partition}]: committed {committed.get(tp)} read {read.get(tp)} "
+                     f"first acked {first_acked}; {kafka}{'; ' + ', '.join(flags) if flags else ''}")
+    return "\n  ".join(lines)
 
 
 def _describe(stuck, positions, highwaters) -> str:

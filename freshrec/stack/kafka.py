@@ -49,8 +49,13 @@ def classpath(libs: Path) -> str:
 
 
 def cluster_id() -> str:
-    # Kafka's Uuid text form: url-safe base64 of 16 random bytes, no padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's Uuid text form: url-safe base64 of 16 random bytes, no padding. One in 64 of those
+    # starts with "-", which kafka-storage's argument parser takes for an option (Kafka's own
+    # Uuid.randomUuid draws again for the same reason).
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def write_config(conf_dir: Path, data_dir: Path, port: int, controller_port: int,

@@ -73,9 +73,11 @@ class WorkerProcess:
             self.proc.wait(10)
 
     def dump_stacks(self) -> None:
-        """Ask the worker to log every thread's and asyncio task's stack (mode's SIGUSR1 handler)."""
+        """Ask the worker to log every thread's and asyncio task's stack (mode's SIGUSR1 handler), then
+        where each source partition stands (SIGUSR2, ``streams.watchdog.consumer_state``)."""
         if self.alive():
             self.proc.send_signal(signal.SIGUSR1)
+            self.proc.send_signal(signal.SIGUSR2)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

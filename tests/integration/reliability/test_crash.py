@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -33,7 +34,11 @@ def produce(dep, events, rate: float | None = None) -> None:
 
 def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployments, reference_run):
     ref, events = reference_run
-    crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10")
+    # The stall watchdog at a sixth of its default: a restarted worker once held a partition with lag
+    # and fetched nothing for 80 s (CI, 2026-12-07; cause not found, see issue #10's notes). The
+    # watchdog is the production remedy for that; here it must act within RESTART_S, and when it does
+    # the test says so (a warning) with the consumer state it logged.
+    crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10", FRESHREC_WORKER_STALL_S="20")
     crash.ensure_topics()
     worker = crash.worker(loglevel="info")  # recovery tables in the log: what a failure report needs
     worker.start()
@@ -62,12 +67,16 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
     except AssertionError as exc:
         worker.dump_stacks()  # into its log: where a stuck worker waits
         try:
-            wait_until(lambda: "THREAD MainThread" in worker.log(10**6), 5, "the worker's stack dump")
+            wait_until(lambda: "consumer state (SIGUSR2)" in worker.log(10**6), 5, "the worker's state dump")
         except AssertionError:
             pass  # an exited or wedged worker writes none: report the rest anyway
         raise AssertionError(f"{exc}; {crash.missing_report(events)}, committed at the kill {committed_at_kill}, "
                              f"alive {worker.alive()}; restarted worker's log ({worker.log_path}):\n"
                              f"{worker.log(20_000)}") from None
+    if "stall watchdog:" in worker.log(10**7):
+        acted = [line for line in worker.log(10**7).splitlines() if "stall watchdog" in line or "events" in line
+                 and ": committed" in line]
+        warnings.warn("the stall watchdog had to resume the restarted worker's partitions:\n" + "\n".join(acted))
     last = last_ts_by_user(events)
     wait_until(lambda: {u: r.event_ts for u, r in user_lists(crash).items()} == last, 60,
                "every user's list to answer the user's last event")

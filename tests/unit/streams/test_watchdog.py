@@ -146,3 +146,28 @@ async def test_unreadable_offsets_are_judged_on_the_last_sample():
         now[0] = t
         actions.append([(await dog.tick()).action for dog in dogs])
     assert actions == [[OK, RESUME], [OK, EXIT]] and exits == [STALL_EXIT_CODE]
+
+
+def test_consumer_state_names_each_partitions_faust_and_aiokafka_view():
+    from types import SimpleNamespace as NS
+
+    from streams.watchdog import consumer_state
+
+    states = {A: NS(_position=419, highwater=440, paused=True, _status="CONSUMING"),
+              B: NS(_position=120, highwater=120, paused=False, _status="CONSUMING")}
+    assignment = NS(state_value=states.get)
+    consumer = NS(assignment=lambda: {A, B, TP("other", 0)}, _paused_partitions={A}, _active_partitions={B},
+                  _buffered_partitions=set(), _read_offset={A: 418, B: 119}, _committed_offset={A: 419, B: 120},
+                  _acked={A: [421, 420]}, _unacked_messages=(), flow_active=True,
+                  _thread=NS(_consumer=NS(_subscription=NS(subscription=NS(assignment=assignment)))))
+    app = NS(consumer=consumer, flow_control=NS(is_active=lambda: True), rebalancing=False)
+    text = consumer_state(app, ["events"])
+    a_line, b_line = text.split("\n  ")[1:]
+    assert a_line == ("events[0]: committed 419 read 418 first acked 420; aiokafka position 419 highwater 440 "
+                      "paused CONSUMING; faust-paused, inactive")
+    assert b_line.startswith("events[1]: committed 120 read 119 first acked None; aiokafka position 120")
+    assert "fetching" in b_line and "inactive" not in b_line
+    assert "other" not in text
+    # Before the consumer thread has a consumer: still a report, not an exception.
+    consumer._thread = NS()
+    assert "no aiokafka state" in consumer_state(app, ["events"])
