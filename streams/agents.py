@@ -17,7 +17,7 @@ from freshrec.settings import Settings
 from streams.deep_swap import deep_swapper
 from streams.expiry import expire
 from streams.handlers import Handlers
-from streams.seek import OffsetGuard
+from streams.seek import OffsetGuard, keep_queues_on_repeated_resume
 from streams.topics import Topics
 from streams.watchdog import consuming
 
@@ -106,6 +106,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
     sources = (settings.topic_events, settings.topic_item_updates, settings.topic_catalog)
     guard = OffsetGuard(app.consumer, sources, compacted={settings.topic_catalog})
     guard.install()
+    keep_queues_on_repeated_resume(app.flow_control)
 
     @app.timer(OFFSET_GUARD_S, name="offset-guard")
     async def offset_guard():

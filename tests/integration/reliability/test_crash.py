@@ -34,10 +34,10 @@ def produce(dep, events, rate: float | None = None) -> None:
 
 def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployments, reference_run):
     ref, events = reference_run
-    # The stall watchdog at a sixth of its default: a restarted worker once held a partition with lag
-    # and fetched nothing for 80 s (CI, 2026-12-07; cause not found, see issue #10's notes). The
-    # watchdog is the production remedy for that; here it must act within RESTART_S, and when it does
-    # the test says so (a warning) with the consumer state it logged.
+    # The stall watchdog at a sixth of its default, so that it acts within RESTART_S: a restarted worker
+    # once processed nothing of a partition for 80 s (CI, 2026-12-07; most likely the queue clearing of
+    # streams/seek.py keep_queues_on_repeated_resume). When it has to act the test says so (a warning,
+    # with the consumer state it logged) instead of failing on a timeout with nothing to go on.
     crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10", FRESHREC_WORKER_STALL_S="20")
     crash.ensure_topics()
     worker = crash.worker(loglevel="info")  # recovery tables in the log: what a failure report needs

@@ -186,3 +186,20 @@ def test_offsets_known_to_hold_nothing_may_be_committed_past(consumer):
     assert consumer._new_offset(tp) is None
     guard.mark_absent(tp, 4, 9)
     assert consumer._new_offset(tp) == 10
+
+
+def test_a_resume_while_the_flow_runs_keeps_queued_records():
+    from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+    from streams.seek import keep_queues_on_repeated_resume
+
+    flow = FlowControlEvent()  # Faust's app.flow_control starts suspended
+    queue = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    keep_queues_on_repeated_resume(flow)
+    flow.resume()  # the recovery's first resume: ends the suspension
+    queue.put_nowait("record 264")
+    flow.resume()  # its second one, after the seek: the record is live, not stale
+    assert flow.is_active() and queue.qsize() == 1
+    flow.suspend()  # a rebalance: records queued before it may belong to partitions that moved
+    flow.resume()
+    assert queue.qsize() == 0
