@@ -19,7 +19,7 @@ from streams.expiry import expire
 from streams.handlers import Handlers
 from streams.seek import OffsetGuard, keep_queues_on_repeated_resume
 from streams.topics import Topics
-from streams.watchdog import consuming
+from streams.watchdog import consumer_state, consuming
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,6 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
     async def report_consumer_on_sigusr2():
         # mode answers SIGUSR1 with every task's stack; where each partition stands is the other half
         # of diagnosing a worker that holds lag and consumes nothing.
-        from streams.watchdog import consumer_state
-
         asyncio.get_running_loop().add_signal_handler(
             signal.SIGUSR2, lambda: log.warning("consumer state (SIGUSR2):\n  %s", consumer_state(app, sources)))
 
