@@ -7,10 +7,15 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${FRESHREC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/freshrec}"
 key="$(sha256sum "$root/uv.lock" | cut -c1-16)"
 venv="$cache/venv-$key"
+# `pip install --user` puts uv in the user base's bin (~/.local/bin), which is often not on PATH:
+# look there before installing, or every make target installs it again.
+if ! command -v uv >/dev/null 2>&1; then
+  user_base="$(python3 -m site --user-base 2>/dev/null || true)"
+  export PATH="${user_base:+$user_base/bin:}$HOME/.local/bin:$PATH"
+fi
 if ! command -v uv >/dev/null 2>&1; then
   echo "installing uv (lockfile-driven installs)" >&2
   python3 -m pip install --quiet --user "uv>=0.5" >&2 || python3 -m pip install --quiet "uv>=0.5" >&2
-  export PATH="$HOME/.local/bin:$PATH"
 fi
 uv="$(command -v uv)"
 if [ ! -f "$venv/.complete" ]; then
