@@ -34,9 +34,22 @@ def isolated_overrides(unique: str, app_prefix: str, key_prefix: str) -> dict[st
     }
 
 
+def unread_settings(overrides: dict[str, str]) -> list[str]:
+    """The names in ``overrides`` that no setting reads (``FRESHREC_<field>`` of :class:`Settings`)."""
+    from freshrec.settings import ENV_PREFIX, Settings
+
+    fields = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(name for name in overrides if name not in fields)
+
+
 def worker_env(overrides: dict[str, str]) -> dict[str, str]:
     """A child environment: this process's minus its FRESHREC_* (but the stack's), plus ``overrides``;
     this checkout's code first on PYTHONPATH."""
+    # A misspelt or foreign name would be ignored by the worker, and the test would run with the
+    # default it meant to change (test_stall.py once set BROKER_SESSION_TIMEOUT, read by nothing).
+    unread = unread_settings(overrides)
+    if unread:
+        raise ValueError(f"no setting reads {', '.join(unread)}: name a FRESHREC_* field of freshrec/settings.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHREC_") or k in STACK_VARS}
     env.update(overrides)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

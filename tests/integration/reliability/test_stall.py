@@ -9,15 +9,15 @@ import pytest
 from producers.schema import Event
 from streams.watchdog import STALL_EXIT_CODE
 
-from .harness import wait_until
+from .harness import wait_until, worker_env
 from .replay import T0
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def test_a_worker_that_never_fetches_its_events_exits_and_its_restart_catches_up(deployments):
-    # The killed member holds its partitions until the group's session timeout: 10 s, not Faust's 60.
-    dep = deployments(FRESHREC_WORKER_STALL_S="3", BROKER_SESSION_TIMEOUT="10",
+    # The exited member holds its partitions until the group's session timeout: 10 s, not the default 60.
+    dep = deployments(FRESHREC_WORKER_STALL_S="3", FRESHREC_WORKER_SESSION_TIMEOUT_S="10",
                       FRESHREC_WORKER_RECOMMENDER="tests.integration.reliability.stalling:from_settings")
     dep.ensure_topics()
     with dep.producer() as out:
@@ -46,3 +46,10 @@ def test_a_worker_that_never_fetches_its_events_exits_and_its_restart_catches_up
                interval=0.5)
     assert healthy.alive() and "stall watchdog" not in healthy.log(20_000), healthy.log(20_000)
     assert dep.stats()["events"] == 30
+
+
+def test_a_variable_no_setting_reads_is_refused():
+    # what this file once set: Faust's own name, which the worker never reads (it passes its settings)
+    with pytest.raises(ValueError, match="BROKER_SESSION_TIMEOUT"):
+        worker_env({"FRESHREC_WORKER_STALL_S": "3", "BROKER_SESSION_TIMEOUT": "10"})
+    assert worker_env({"FRESHREC_WORKER_SESSION_TIMEOUT_S": "10"})["FRESHREC_WORKER_SESSION_TIMEOUT_S"] == "10"
