@@ -1,11 +1,17 @@
 """Every registered model runs both protocols on the tiny dataset: what `freshrec evaluate` needs of it."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from models.base import Candidate
 from models.evaluation import registry
 from models.evaluation.protocol import StrData, evaluate
 from producers.datasets import load_dataset
+
+REPO = Path(__file__).resolve().parents[4]
 
 
 @pytest.fixture
@@ -14,10 +20,9 @@ def tiny(tiny_dir) -> StrData:
 
 
 def _build(name: str):
-    try:
-        return registry.create(name, "diginetica")
-    except registry.RegistryError as exc:   # registered ahead of its module landing
-        pytest.skip(str(exc))
+    # No skip on RegistryError: a registered model whose module (or torch, onnxruntime) fails to
+    # import is a model `freshrec evaluate` cannot run, and the suite must say so.
+    return registry.create(name, "diginetica")
 
 
 @pytest.mark.parametrize("name", registry.names())
@@ -40,3 +45,12 @@ def test_lists_are_k_distinct_candidates_best_first(name, tiny):
     assert 0 < len(recs) <= 3 and all(isinstance(c, Candidate) for c in recs)
     assert len({c.item for c in recs}) == len(recs)
     assert [c.score for c in recs] == sorted((c.score for c in recs), reverse=True)
+
+
+def test_a_model_whose_dependency_fails_to_import_fails_here():
+    # torch made unimportable, as a broken install would be: the deep model's tests must fail, not skip
+    code = ("import sys; sys.modules['torch'] = None; import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-k', 'test_lists_are_k_distinct and deep]', "
+            f"{__file__!r}]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 1 and "1 failed" in out.stdout and "skipped" not in out.stdout, out.stdout[-2000:]
