@@ -24,6 +24,7 @@ from models.base import Candidate, Estimator, Interaction, Session, candidates_m
 from models.candidates.complementary import Complementary
 from models.candidates.content import ContentIndex
 from models.candidates.covisit import WEEK_MS, CoVisitation
+from models.candidates.pairstore import decay_weights
 from models.candidates.repeat import Repeat
 from models.candidates.trending import DAY_MS, Trending
 from models.ranking.fusion import DEFAULT_WEIGHTS, WeightedFusion
@@ -36,12 +37,15 @@ STATE_VERSION = 1
 
 class StreamRecommender(Estimator):
     name = "stream"
+    # Hyperparameters that only change scoring: models.selection tries them on one fitted instance.
+    scoring_params: tuple[str, ...] = ("weights", "repeat_decay", "recent", "recency_exponent", "norm_exponent",
+                                       "candidate_k")
 
     def __init__(self, page_rules: bool = True, window: int = 8, backward: float = 0.5, top_k: int = 200,
                  half_life_ms: float | None = WEEK_MS, recent: int = 3, norm_exponent: float = 0.75,
                  repeat_decay: float = 0.7, trending_half_life_ms: float | None = DAY_MS,
                  weights: Mapping[str, float] | None = None, candidate_k: int = 30,
-                 diversity_cap: int | None = 4, max_seen: int = 20):
+                 diversity_cap: int | None = 4, max_seen: int = 20, recency_exponent: float = 1.0):
         self.page_rules = page_rules
         self.window = window
         self.backward = backward
@@ -55,9 +59,10 @@ class StreamRecommender(Estimator):
         self.candidate_k = candidate_k
         self.diversity_cap = diversity_cap
         self.max_seen = max_seen
+        self.recency_exponent = recency_exponent
 
         self.covisit = CoVisitation(window=window, backward=backward, top_k=top_k, half_life_ms=half_life_ms,
-                                    recent=recent, norm_exponent=norm_exponent)
+                                    recent=recent, recency_exponent=recency_exponent, norm_exponent=norm_exponent)
         self.repeat = Repeat(decay=repeat_decay)
         self.complementary = Complementary()
         self.content = ContentIndex()
@@ -98,6 +103,19 @@ class StreamRecommender(Estimator):
         self.content.remove_item(item_id)
         self.facts.remove_item(item_id)
         self.facts.out_of_stock.add(item_id)
+
+    def set_scoring_params(self, **params) -> None:
+        """Change ``scoring_params`` on a fitted instance, keeping everything learned."""
+        unknown = set(params) - set(self.scoring_params)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} cannot change {sorted(unknown)} without a refit")
+        for name, value in params.items():
+            setattr(self, name, dict(value) if name == "weights" else value)
+        self.ranker = WeightedFusion(self.weights)
+        self.repeat.decay = self.repeat_decay
+        cv = self.covisit
+        cv.recent, cv.recency_exponent, cv.norm_exponent = self.recent, self.recency_exponent, self.norm_exponent
+        cv._recency = decay_weights(self.recent, self.recency_exponent)
 
     # --- recommending ------------------------------------------------------------------------------
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:

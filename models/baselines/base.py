@@ -25,6 +25,8 @@ class IndexedRecommender(Estimator):
     name = "baseline"
     reason = "similar sessions"
     repeat_boost: float = 0.0
+    # Hyperparameters that only change scoring, not the index (models.selection shares one fit among them).
+    scoring_params: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self._index = SessionIndex()
@@ -45,6 +47,15 @@ class IndexedRecommender(Estimator):
 
     def _fitted(self) -> None:
         """Hook: precompute after a bulk ``fit``."""
+
+    def set_scoring_params(self, **params: object) -> None:
+        """Change ``scoring_params`` on a fitted model, validated as ``__init__`` validates them."""
+        unknown = set(params) - set(self.scoring_params)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} cannot change {sorted(unknown)} without a refit")
+        checked = self.clone(**params)
+        for name in params:
+            setattr(self, name, getattr(checked, name))
 
     # --- scoring ----------------------------------------------------------------------
     def _scores(self, prefix: list[str], own_sid: int | None) -> tuple[np.ndarray, np.ndarray]:

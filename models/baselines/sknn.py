@@ -93,6 +93,7 @@ class SKNN(IndexedRecommender):
     """Session-kNN: cosine similarity of distinct-item sets, items scored by summed neighbour similarity."""
 
     name = "sknn"
+    scoring_params = ("k", "sample_size", "repeat_boost")
 
     def __init__(self, k: int = 100, sample_size: int = 1000, repeat_boost: float = 0.0) -> None:
         super().__init__()
@@ -115,6 +116,7 @@ class VSKNN(IndexedRecommender):
     items are decayed, and rare items get an IDF bonus (``score * (1 + idf_weight * idf)``)."""
 
     name = "vsknn"
+    scoring_params = ("k", "sample_size", "position_weight", "neighbour_decay", "idf_weight", "repeat_boost")
 
     def __init__(self, k: int = 500, sample_size: int = 500, position_weight: str = "linear",
                  neighbour_decay: str = "linear", idf_weight: float = 5.0, repeat_boost: float = 0.0) -> None:

@@ -17,6 +17,7 @@ from models.baselines.sknn import best_neighbours, prefix_positions, sharing_ses
 
 class STAN(IndexedRecommender):
     name = "stan"
+    scoring_params = ("k", "sample_size", "l1", "l2", "l3", "repeat_boost")
 
     def __init__(self, k: int = 200, sample_size: int = 1000, l1: float = 2.0, l2: float | None = None,
                  l3: float = 4.0, repeat_boost: float = 0.0) -> None:

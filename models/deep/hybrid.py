@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 class HybridRecommender(StreamRecommender):
     name = "hybrid"
+    scoring_params = (*StreamRecommender.scoring_params, "deep_weight")
 
     def __init__(self, page_rules: bool = True, deep_weight: float = 1.0,
                  deep_params: Mapping[str, object] | None = None, deep_artifact: str | None = None, weights: Mapping[str, float] | None = None,
@@ -41,6 +42,12 @@ class HybridRecommender(StreamRecommender):
         params = {n: copy.deepcopy(getattr(self, n)) for n in base if n != "self" and hasattr(self, n)}
         params.update(super()._get_params())
         return params
+
+    def set_scoring_params(self, **params) -> None:
+        deep_weight = params.pop("deep_weight", self.deep_weight)
+        weights = params.pop("weights", self.weights)
+        self.deep_weight = deep_weight
+        super().set_scoring_params(weights={**weights, "deep": deep_weight}, **params)
 
     @property
     def sources(self) -> dict[str, object]:

@@ -33,9 +33,20 @@ def _dataset_dir(value: str) -> Path:
     raise _fail(f"--dataset {value!r} is not a folder; pass a folder in the ../shared/data format{hint}")
 
 
-def _run_one(name: str, data: StrData, mode: str, k: int, warm: bool, console: Console | None) -> EvalResult:
+def _selection_line(result: EvalResult) -> str:
+    sel = result.selection
+    if not sel:
+        return ""
+    v, d = sel["validation"], sel["defaults_validation"]
+    return (f"  selected on validation ({sel['cases']} cases, {sel['candidates']} candidates, {sel['seconds']:.0f}s): "
+            f"{json.dumps(sel['chosen'])} HR {v['hr']:.2f} MRR {v['mrr']:.2f} vs defaults HR {d['hr']:.2f} "
+            f"MRR {d['mrr']:.2f}")
+
+
+def _run_one(name: str, data: StrData, mode: str, k: int, warm: bool, select: bool,
+             console: Console | None) -> EvalResult:
     try:
-        model = registry.create(name, data.name)
+        model = registry.create(name, select=select)
     except (registry.RegistryError, TypeError, ValueError) as exc:
         raise _fail(f"cannot build model {name!r}: {exc}") from None
     try:
@@ -50,6 +61,8 @@ def _run_one(name: str, data: StrData, mode: str, k: int, warm: bool, console: C
         hint = " (try --warm-start)" if mode == "prequential" and not warm else ""
         raise _fail(f"model {name!r} failed in {mode} mode: {exc}{hint}") from None
     console.print(f"{name}: HR@{k} {result.hr:.2f}  MRR@{k} {result.mrr:.2f}  ({result.seconds:.1f}s)")
+    if result.selection:
+        console.print(_selection_line(result), markup=False, highlight=False)
     return result
 
 
@@ -68,6 +81,10 @@ def evaluate(
                                                           "[default: out/compare-<dataset>-<mode>.png]"),
     warm_start: bool = typer.Option(False, "--warm-start", help="Prequential: fit on the training sessions "
                                     "instead of replaying them (models that need a fit, e.g. deep)"),
+    select: bool = typer.Option(True, "--select/--no-select",
+                                help="Models with a search space choose their settings in fit, on the newest 10% "
+                                     "of the training sessions (--json reports the choice under 'selection'); "
+                                     "--no-select runs the class defaults"),
 ) -> None:
     """Evaluate recommenders on a public session dataset with the papers' protocol.
 
@@ -92,7 +109,7 @@ def evaluate(
             data = StrData.from_dataset(load_dataset(folder))
     except DatasetError as exc:
         raise _fail(str(exc)) from None
-    results = [_run_one(n, data, mode, k, warm_start, console) for n in names]
+    results = [_run_one(n, data, mode, k, warm_start, select, console) for n in names]
     if as_json:
         out = [r.to_json() for r in results]
         typer.echo(json.dumps(out if compare else out[0]))

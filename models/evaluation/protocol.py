@@ -1,7 +1,8 @@
 """The two evaluation protocols, both driving a ``models.base.Recommender`` exactly as the worker does.
 
 Offline (the papers' protocol): ``fit`` on the training sessions, then rank every test case's next
-item among all items; prefix items are not excluded from the list.
+item among all items; prefix items are not excluded from the list. ``fit`` is handed the training
+sessions only; a model that selects its settings does so on the newest of those (models.selection).
 
 Prequential (the stream's protocol): every training session and then every test session is replayed
 click by click, in file order, through ``learn_one``; each test click after a session's first is scored
@@ -44,12 +45,17 @@ class EvalResult:
     cases: int
     seconds: float
     ranks: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0, dtype=np.int32))
+    selection: dict[str, Any] | None = None   # what the model's fit chose on validation data, if it selects
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` object: hr and mrr in percent, ndcg and coverage as fractions."""
-        return {"dataset": self.dataset, "model": self.model, "mode": self.mode, "k": self.k,
-                "hr": round(self.hr, 4), "mrr": round(self.mrr, 4), "ndcg": round(self.ndcg, 6),
-                "coverage": round(self.coverage, 6), "cases": self.cases, "seconds": round(self.seconds, 3)}
+        """The ``--json`` object: hr and mrr in percent, ndcg and coverage as fractions; ``selection``
+        (chosen settings and validation scores) only for models that select their settings in ``fit``."""
+        out = {"dataset": self.dataset, "model": self.model, "mode": self.mode, "k": self.k,
+               "hr": round(self.hr, 4), "mrr": round(self.mrr, 4), "ndcg": round(self.ndcg, 6),
+               "coverage": round(self.coverage, 6), "cases": self.cases, "seconds": round(self.seconds, 3)}
+        if self.selection is not None:
+            out["selection"] = self.selection
+        return out
 
 
 @dataclass
@@ -81,9 +87,11 @@ class StrData:
 
 
 def _result(data: StrData, name: str, mode: str, k: int, ranks: np.ndarray, cov: Coverage,
-            seconds: float) -> EvalResult:
+            seconds: float, model: Recommender) -> EvalResult:
+    selection = getattr(model, "selection", None)
     return EvalResult(data.name, name, mode, k, hit_rate(ranks, k), mrr(ranks, k), ndcg(ranks, k),
-                      cov.share(data.n_items), len(ranks), seconds, ranks)
+                      cov.share(data.n_items), len(ranks), seconds, ranks,
+                      selection.to_json() if selection is not None else None)
 
 
 def evaluate_offline(model: Recommender, data: StrData, *, k: int = 20, name: str | None = None,
@@ -104,7 +112,7 @@ def evaluate_offline(model: Recommender, data: StrData, *, k: int = 20, name: st
             cov.update(items)
         if progress is not None:
             progress(len(chunk))
-    return _result(data, name or model.name, "offline", k, ranks, cov, perf_counter() - start)
+    return _result(data, name or model.name, "offline", k, ranks, cov, perf_counter() - start, model)
 
 
 def evaluate_prequential(model: Recommender, data: StrData, *, k: int = 20, name: str | None = None,
@@ -146,7 +154,7 @@ def evaluate_prequential(model: Recommender, data: StrData, *, k: int = 20, name
     if progress is not None and pending:
         progress(pending)
     return _result(data, name or model.name, "prequential", k, np.asarray(ranks, dtype=np.int32), cov,
-                   perf_counter() - start)
+                   perf_counter() - start, model)
 
 
 def evaluate(model: Recommender, data: StrData, *, mode: str = "offline", k: int = 20, name: str | None = None,

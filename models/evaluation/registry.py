@@ -1,4 +1,4 @@
-"""Model registry: a name -> how to build the model, with per-dataset settings.
+"""Model registry: a name -> how to build the model, and the space its ``fit`` selects settings from.
 
 Adding a model is one line::
 
@@ -7,8 +7,9 @@ Adding a model is one line::
 Targets are import paths resolved only when the model is built, so a model can be registered before
 its module lands (building it then fails with a clear message). ``"pkg.module:Name"`` names a class or
 factory; a bare ``"pkg.module"`` means the one ``Recommender`` class defined in that module.
-Keyword settings apply to every dataset; ``per_dataset`` overrides them by dataset folder name
-(``diginetica``, ``yoochoose1_64``; a folder whose name starts with a key matches it too).
+Keyword settings are fixed for every dataset. A ``space`` makes the model choose the rest in ``fit``, on
+the newest 10 % of its training sessions (:mod:`models.selection`); there are no per-dataset settings,
+so a dataset the registry has never seen gets the same treatment as the ones it has.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.base import Recommender
+from models.selection import Selected, spaces
 
 
 class RegistryError(LookupError):
@@ -31,25 +33,19 @@ class ModelSpec:
     name: str
     target: str | Callable[..., Recommender]
     params: Mapping[str, Any] = field(default_factory=dict)
-    per_dataset: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    space: Mapping[str, list[Any]] | None = None
     help: str = ""
-
-    def settings(self, dataset: str = "") -> dict[str, Any]:
-        out = dict(self.params)
-        for key, overrides in self.per_dataset.items():
-            if dataset == key or dataset.startswith(key):
-                out.update(overrides)
-                break
-        return out
+    selection: Mapping[str, Any] = field(default_factory=dict)   # Selected's budget / fraction
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register(name: str, target: str | Callable[..., Recommender], *, help: str = "",
-             per_dataset: Mapping[str, Mapping[str, Any]] | None = None, **params: Any) -> ModelSpec:
+             space: Mapping[str, list[Any]] | None = None, selection: Mapping[str, Any] | None = None,
+             **params: Any) -> ModelSpec:
     """Register (or replace) a model under ``name``; returns its spec."""
-    spec = ModelSpec(name, target, dict(params), dict(per_dataset or {}), help)
+    spec = ModelSpec(name, target, dict(params), dict(space) if space else None, help, dict(selection or {}))
     _REGISTRY[name] = spec
     return spec
 
@@ -90,50 +86,43 @@ def resolve(target: str | Callable[..., Recommender]) -> Callable[..., Recommend
     return found[0]
 
 
-def create(name: str, dataset: str = "", **overrides: Any) -> Recommender:
-    """A fresh, untrained model with the settings registered for ``dataset``."""
+def create(name: str, dataset: str = "", *, select: bool = True, **overrides: Any) -> Recommender:
+    """A fresh, untrained model; with ``select`` (and a registered space) its ``fit`` chooses its settings.
+
+    ``dataset`` is ignored (settings no longer depend on it); it stays for callers written before.
+
+    ``select=False`` gives the class defaults with the registered fixed settings: the "before selection"
+    column of a comparison, and what the worker runs until it has data to select on."""
     s = spec(name)
-    return resolve(s.target)(**{**s.settings(dataset), **overrides})
+    factory = resolve(s.target)
+    fixed = {**s.params, **overrides}
+    if not select or not s.space:
+        return factory(**fixed)
+    space = {n: v for n, v in s.space.items() if n.partition(".")[0] not in overrides}
+    return Selected(factory, space, fixed, **s.selection)
 
 
 # --- the models ------------------------------------------------------------------------
-# Settings from ../shared/data/README.md ("Strong neighbourhood baselines"), tuned there on a
-# validation slice of the training sessions, never on test.
-_VSKNN = {"diginetica": dict(k=500, sample_size=500, position_weight="linear", neighbour_decay="linear",
-                             idf_weight=5.0),
-          "yoochoose": dict(k=200, sample_size=5000, position_weight="log", neighbour_decay="linear",
-                            idf_weight=1.0)}
-_STAN = {"diginetica": dict(k=200, sample_size=1000, l1=2.0, l2=None, l3=4.0),
-         "yoochoose": dict(k=200, sample_size=5000, l1=2.0, l2=None, l3=8.0)}
-_BOOST = {"diginetica": 0.2, "yoochoose": 0.05}
-
-
-def _boosted(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {ds: {**kw, "repeat_boost": _BOOST[ds]} for ds, kw in settings.items()}
-
-
-_SKNN = {"diginetica": dict(k=100, sample_size=1000), "yoochoose": dict(k=100, sample_size=1000)}
-
 register("pop", "models.baselines:Pop", help="most clicked items")
 register("spop", "models.baselines:SessionPop", help="session's own items by count, then popular")
 register("itemknn", "models.baselines:ItemKNN", help="cosine neighbours of the last item")
-register("sknn", "models.baselines:SKNN", per_dataset=_SKNN, help="session-kNN")
-register("sknn+boost", "models.baselines:SKNN", per_dataset=_boosted(_SKNN), help="session-kNN + repeat boost")
-register("vsknn", "models.baselines:VSKNN", per_dataset=_VSKNN, help="vector-multiplication session-kNN")
-register("vsknn+boost", "models.baselines:VSKNN", per_dataset=_boosted(_VSKNN), help="V-SKNN + repeat boost")
-register("stan", "models.baselines:STAN", per_dataset=_STAN, help="sequence and time aware neighbourhood")
-register("stan+boost", "models.baselines:STAN", per_dataset=_boosted(_STAN), help="STAN + repeat boost")
-register("stream", "models.recommender:StreamRecommender", page_rules=False,
+register("sknn", "models.baselines:SKNN", space=spaces.SKNN, help="session-kNN")
+register("sknn+boost", "models.baselines:SKNN", space=spaces.boosted(spaces.SKNN), help="session-kNN + repeat boost")
+register("vsknn", "models.baselines:VSKNN", space=spaces.VSKNN, help="vector-multiplication session-kNN")
+register("vsknn+boost", "models.baselines:VSKNN", space=spaces.boosted(spaces.VSKNN), help="V-SKNN + repeat boost")
+register("stan", "models.baselines:STAN", space=spaces.STAN, help="sequence and time aware neighbourhood")
+register("stan+boost", "models.baselines:STAN", space=spaces.boosted(spaces.STAN), help="STAN + repeat boost")
+register("stream", "models.recommender:StreamRecommender", page_rules=False, space=spaces.STREAM,
          help="the worker's sources and fusion ranker, papers' protocol (page rules off)")
-register("stream+page", "models.recommender:StreamRecommender", page_rules=True,
+register("stream+page", "models.recommender:StreamRecommender", page_rules=True, space=spaces.STREAM,
          help="the worker's recommender as the detail page runs it (current item dropped, diversity cap)")
 register("online", "models.online.recommender:OnlineRecommender", page_rules=False,
          help="the worker's sources ranked by the River online ranker (learns every event), page rules off")
 register("deep", "models.deep.recommender:DeepRecommender",
          help="torch session model: causal self-attention + repeat/explore mixture (trains in fit)")
-# The deep source's fusion weight, chosen on each dataset's validation slice (last 5% of the training
-# sessions, the deep model's own validation slice): docs/benchmarks.md, "Hybrid".
-_HYBRID = {"diginetica": {"deep_weight": 0.25}, "yoochoose": {"deep_weight": 2.0}}
-register("hybrid", "models.deep.hybrid:for_evaluation", page_rules=False, per_dataset=_HYBRID,
+# The validation slice is the deep model's own (its last 5 %, never trained on), so the deep weight is
+# chosen on sessions neither the stream sources nor the network learned from.
+register("hybrid", "models.deep.hybrid:for_evaluation", page_rules=False, space=spaces.HYBRID,
+         selection={"fraction": 0.05},
          help="the worker's full ranking: stream sources + the deep model's top-K and score in the fusion "
               "(trains the deep model in fit, or loads FRESHREC_EVAL_DEEP_ARTIFACT), page rules off")

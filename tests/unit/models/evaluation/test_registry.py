@@ -5,18 +5,20 @@ import pytest
 
 from models.baselines import STAN, VSKNN, Pop
 from models.evaluation import registry
+from models.selection import Selected
 
 
-def test_baselines_registered_with_the_readme_settings():
+def test_models_select_their_settings_and_none_depends_on_the_dataset_name():
     for name in ("pop", "spop", "itemknn", "sknn", "vsknn", "vsknn+boost", "stan", "stan+boost", "stream"):
         assert name in registry.names()
-    digi = registry.create("vsknn", "diginetica")
-    yoo = registry.create("vsknn+boost", "yoochoose1_64")
-    assert isinstance(digi, VSKNN) and (digi.k, digi.sample_size, digi.position_weight) == (500, 500, "linear")
-    assert (yoo.k, yoo.sample_size, yoo.position_weight, yoo.idf_weight) == (200, 5000, "log", 1.0)
-    assert yoo.repeat_boost == 0.05
-    stan = registry.create("stan+boost", "diginetica")
-    assert isinstance(stan, STAN) and (stan.l3, stan.repeat_boost) == (4.0, 0.2)
+    for name in registry.names():
+        assert repr(registry.create(name, "diginetica")) == repr(registry.create(name, "yoochoose1_64"))
+    vsknn = registry.create("vsknn+boost")
+    assert isinstance(vsknn, Selected) and vsknn.factory is VSKNN and "repeat_boost" in vsknn.space
+    assert "repeat_boost" not in registry.create("stan").space
+    assert isinstance(registry.create("stan+boost", select=False), STAN)
+    # a fixed override takes the parameter out of the search
+    assert "k" not in registry.create("sknn", k=7).space and registry.create("sknn", k=7).model.k == 7
 
 
 def test_create_returns_fresh_models():
@@ -47,10 +49,9 @@ def test_bare_module_path_finds_its_one_recommender_class(monkeypatch):
     module.Fake = Fake
     module.Pop = Pop   # imported, not defined there: ignored
     monkeypatch.setitem(sys.modules, "_fake_models", module)
-    registry.register("_fake", "_fake_models", per_dataset={"diginetica": {"repeat_boost": 0.5}})
+    registry.register("_fake", "_fake_models", repeat_boost=0.5)
     try:
-        made = registry.create("_fake", "diginetica")
+        made = registry.create("_fake")
         assert type(made) is Fake and made.repeat_boost == 0.5
-        assert registry.create("_fake", "other").repeat_boost == 0.0
     finally:
         registry._REGISTRY.pop("_fake")
