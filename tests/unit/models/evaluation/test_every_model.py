@@ -22,7 +22,7 @@ def tiny(tiny_dir) -> StrData:
 def _build(name: str):
     # No skip on RegistryError: a registered model whose module (or torch, onnxruntime) fails to
     # import is a model `freshrec evaluate` cannot run, and the suite must say so.
-    return registry.create(name, "diginetica")
+    return registry.create(name)
 
 
 @pytest.mark.parametrize("name", registry.names())
