@@ -10,6 +10,7 @@ Store layout (``store`` is any folder)::
         items.json                 {"items": [item ids, index 1..n in order], "popular": [fallback items]}
         config.json                {"format", "model", "network": {SessionNet kwargs}, "recommender": {...}}
         metrics.json               {"metric", "validation": {"hr@20", "mrr@20", "cases"}, "history", "train"}
+        validation.json            {"sessions": [[item ids]]}: the slice the validation metrics were measured on
         manifest.json              {"format", "version", "created", "files": {name: sha256}, "probe": {...}}
 
 Version id: ``YYYYMMDDTHHMMSSZ-<first 8 hex of the weights' sha256>``; it sorts by creation time and
@@ -21,7 +22,11 @@ reproduces the probe (a fixed session scored at training time, its top items and
 stored in the manifest). Anything else raises :class:`ArtifactError` saying what is wrong.
 
 Publishing makes a version current only when it loads and its validation metric (``mrr@20``) is not
-worse than the current version's; otherwise the current version stays.
+worse than the current version's, both scored by onnxruntime on the *new* version's validation slice
+(:mod:`models.deep.validation`): each version's recorded metric was measured on the newest sessions of
+its own training log, so the two recorded numbers are not comparable. Otherwise the current version stays.
+Versions written before ``validation.json`` existed still load (the worker can run them); they cannot be
+published over a current version.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +44,14 @@ import numpy as np
 
 from models.deep.data import ItemVocab
 from models.deep.scoring import OnnxScorer, export_onnx, top_k
+from models.deep.validation import slice_metrics
 
 FORMAT = 1
 MODEL = "deep"
-WEIGHTS, ONNX, ITEMS, CONFIG, METRICS, MANIFEST = (
-    "weights.pt", "model.onnx", "items.json", "config.json", "metrics.json", "manifest.json")
+WEIGHTS, ONNX, ITEMS, CONFIG, METRICS, MANIFEST, VALIDATION = (
+    "weights.pt", "model.onnx", "items.json", "config.json", "metrics.json", "manifest.json", "validation.json")
 CHECKED = (WEIGHTS, ONNX, ITEMS, CONFIG, METRICS)
+WRITTEN = (*CHECKED, VALIDATION)
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 METRIC = "mrr@20"
@@ -68,6 +76,16 @@ class Artifact:
     @property
     def metric(self) -> float:
         return float(self.metrics["validation"][METRIC])
+
+    def validation_sessions(self) -> list[list[str]]:
+        """The slice :attr:`metric` was measured on (read on demand: the worker never needs it)."""
+        if not (self.path / VALIDATION).is_file():
+            raise ArtifactError(f"{self.path}: no {VALIDATION} (written by an older trainer), so it cannot be "
+                                "compared with the current version on the same slice; retrain it")
+        try:
+            return [[str(i) for i in s] for s in _read_json(self.path / VALIDATION)["sessions"]]
+        except (KeyError, TypeError) as exc:
+            raise ArtifactError(f"{self.path / VALIDATION}: expected {{'sessions': [[item ids]]}} ({exc!r})") from None
 
 
 @dataclass(frozen=True)
@@ -102,8 +120,9 @@ def probe_session(vocab: ItemVocab) -> list[str]:
 
 
 def write_artifact(store: str | Path, net, vocab: ItemVocab, popular: list[str], config: dict,
-                   metrics: dict) -> Path:
-    """Write a new version directory (not yet current) and return its path."""
+                   metrics: dict, *, validation: Sequence[Sequence[str]]) -> Path:
+    """Write a new version directory (not yet current) and return its path; ``validation`` is the slice
+    of sessions ``metrics["validation"]`` was measured on."""
     import torch
 
     store = Path(store)
@@ -118,11 +137,12 @@ def write_artifact(store: str | Path, net, vocab: ItemVocab, popular: list[str],
         _write_json(tmp / ITEMS, {"items": vocab.items, "popular": list(popular)})
         _write_json(tmp / CONFIG, {"format": FORMAT, "model": MODEL, **config})
         _write_json(tmp / METRICS, metrics)
+        _write_json(tmp / VALIDATION, {"sessions": [list(s) for s in validation]})
         scorer = OnnxScorer(onnx_bytes, vocab, popular, int(config["network"]["max_len"]))
         probe = probe_session(vocab)
         probs, _ = scorer.probs_many([probe])
         idx, vals = top_k(probs, PROBE_K)
-        files = {name: _sha256(tmp / name) for name in CHECKED}
+        files = {name: _sha256(tmp / name) for name in WRITTEN}
         version = version_id(files[WEIGHTS])
         _write_json(tmp / MANIFEST, {
             "format": FORMAT, "model": MODEL, "version": version,
@@ -160,8 +180,13 @@ def load_artifact(path: str | Path, threads: int = 1) -> Artifact:
     if manifest.get("format") != FORMAT or manifest.get("model") != MODEL:
         raise ArtifactError(f"{path}: format {manifest.get('format')!r} / model {manifest.get('model')!r}, "
                             f"this code reads format {FORMAT} of model {MODEL!r}")
-    for name in CHECKED:
-        if manifest.get("files", {}).get(name) != _sha256(path / name):
+    listed = manifest.get("files")
+    listed = listed if isinstance(listed, dict) else {}
+    # validation.json is checked when the manifest lists it: versions written before it still load
+    if VALIDATION in listed and not (path / VALIDATION).is_file():
+        raise ArtifactError(f"{path}: missing {VALIDATION}; the artifact is incomplete, retrain it")
+    for name in (*CHECKED, *(n for n in (VALIDATION,) if n in listed)):
+        if listed.get(name) != _sha256(path / name):
             raise ArtifactError(f"{path / name}: checksum does not match manifest.json; the file is corrupt")
     config, metrics, items = _read_json(path / CONFIG), _read_json(path / METRICS), _read_json(path / ITEMS)
     try:
@@ -217,11 +242,14 @@ def publish(store: str | Path, version_dir: str | Path) -> PublishResult:
         except ArtifactError as exc:
             reason = f"current version {current} does not load ({exc}); replaced"
         else:
-            if candidate.metric < incumbent.metric:
+            sessions = candidate.validation_sessions()
+            mine, theirs = slice_metrics(candidate.scorer, sessions), slice_metrics(incumbent.scorer, sessions)
+            where = f"on {candidate.version}'s validation slice ({mine['cases']} cases)"
+            if mine[METRIC] < theirs[METRIC]:
                 return PublishResult(False, candidate.version, current,
-                                     f"validation {METRIC} {candidate.metric:.3f} is worse than "
-                                     f"current {current}'s {incumbent.metric:.3f}")
-            reason = f"validation {METRIC} {candidate.metric:.3f} >= {incumbent.metric:.3f}"
+                                     f"validation {METRIC} {mine[METRIC]:.3f} is worse than current {current}'s "
+                                     f"{theirs[METRIC]:.3f} {where}")
+            reason = f"validation {METRIC} {mine[METRIC]:.3f} >= current {current}'s {theirs[METRIC]:.3f} {where}"
     else:
         reason = "no current version" if current is None else "already current"
     tmp = store / f".{CURRENT}.{os.getpid()}.tmp"

@@ -71,6 +71,7 @@ class DeepRecommender(Estimator):
         self.popular: list[str] = []
         self.history: list[EpochReport] = []
         self.validation: dict[str, float] = {}
+        self.validation_sessions: list[list[str]] = []  # the slice `validation` was measured on
         self.train_info: dict[str, float] = {}
         self.scorer: OnnxScorer | None = None
         self.buffer: deque[tuple[str, str]] = deque(maxlen=buffer_size)
@@ -107,6 +108,7 @@ class DeepRecommender(Estimator):
         best = max(self.history, key=lambda r: r.val_mrr) if val_cases else self.history[-1]
         self.validation = {"hr@20": best.val_hr, "mrr@20": best.val_mrr, "cases": len(val_cases),
                            "epoch": best.epoch}
+        self.validation_sessions = val_part
         self.train_info = {"seconds": time.perf_counter() - start, "epochs_run": len(self.history),
                            "sessions": len(fit_part), "validation_sessions": len(val_part),
                            "sequences": len(seqs), "items": len(self.vocab)}
@@ -151,7 +153,8 @@ class DeepRecommender(Estimator):
         metrics = {"metric": "mrr@20", "validation": self.validation,
                    "history": [r.as_dict() for r in self.history], "train": self.train_info}
         return write_artifact(store, self.net, self.vocab, self.popular,
-                              {"network": self.network_config(), "recommender": hyper}, metrics)
+                              {"network": self.network_config(), "recommender": hyper}, metrics,
+                              validation=self.validation_sessions)
 
     @classmethod
     def from_artifact(cls, path: str | Path, threads: int = 1) -> DeepRecommender:

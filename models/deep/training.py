@@ -44,7 +44,9 @@ def evaluate_cases(net: SessionNet, cases: Sequence[tuple[list[int], int]], k: i
         scores = net(pad_right([p for p, _ in chunk], min(net.max_len, max(len(p) for p, _ in chunk))))
         target = torch.tensor([n - 1 for _, n in chunk])
         target_score = scores.gather(1, target[:, None])
-        rank = (scores > target_score).sum(1) + 1
+        # Ties count against the model: with `>` a network scoring every item the same ranked every
+        # target first (HR and MRR 100 %). Same rule as models/deep/validation.py.
+        rank = (scores >= target_score).sum(1)
         inside = rank <= k
         hits += inside.sum().item()
         rr += (inside / rank).sum().item()

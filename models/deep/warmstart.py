@@ -89,6 +89,7 @@ def warm_fit(model: DeepRecommender, sessions: Sequence[Sequence[str]], previous
                           on_batch=on_batch, on_epoch=on_epoch)
     best = max(model.history, key=lambda r: r.val_mrr) if val_cases else model.history[-1]
     model.validation = {"hr@20": best.val_hr, "mrr@20": best.val_mrr, "cases": len(val_cases), "epoch": best.epoch}
+    model.validation_sessions = val_part
     model.train_info = {"seconds": time.perf_counter() - start, "epochs_run": len(model.history),
                         "sessions": len(fit_part), "validation_sessions": len(val_part), "sequences": len(seqs),
                         "items": len(vocab), "new_items": new_items, "warm_start": previous.name}

@@ -65,13 +65,25 @@ def test_trainer_publishes_first_version_then_only_when_not_worse(settings, tmp_
     assert current_version(store) == second.version
     assert len(load_current(store).vocab) == 25
 
-    # A newest slice of random noise makes the validation metric worse: written, not published.
+    # A newest slice of random noise lowers the recorded metric (every version is measured on the tail
+    # of its own log), but both versions are compared on that same slice: published only if not worse.
     produce_sessions(settings, topic, noise_sessions(400), "c", 1_700_002_000_000)
     third = loop.run_once()
-    assert third.version is not None and not third.published
-    assert "worse" in third.reason
-    assert current_version(store) == second.version
-    assert (store / "versions" / third.version).is_dir()
+    assert third.validation["mrr@20"] < second.validation["mrr@20"]
+    assert f"on {third.version}'s validation slice" in third.reason, third.reason
+    assert current_version(store) == (third.version if third.published else second.version)
+
+    # A retrain that learns nothing (another architecture: a cold start, at a negligible step) is worse
+    # on the same slice than the current version: written, not published.
+    current = current_version(store)
+    loop.model_factory = lambda: tiny_model(dim=8, epochs=1, lr=1e-6, validation_fraction=0.2)
+    produce_sessions(settings, topic, cycle_sessions(200, seed=4), "d", 1_700_003_000_000)
+    fourth = loop.run_once()
+    assert fourth.start.startswith("cold start: architecture changed"), fourth.start
+    assert fourth.version is not None and not fourth.published, fourth.reason
+    assert "worse" in fourth.reason
+    assert current_version(store) == current
+    assert (store / "versions" / fourth.version).is_dir()
 
 
 def test_trainer_command_stops_cleanly_on_sigterm(settings, tmp_topic, tmp_path):

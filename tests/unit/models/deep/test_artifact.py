@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 
 import numpy as np
@@ -12,6 +13,9 @@ from models.base import Interaction, Session
 from models.deep import artifact
 from models.deep.artifact import ArtifactError, current_version, load_artifact, load_current, publish
 from models.deep.recommender import DeepRecommender
+from models.deep.validation import slice_metrics
+
+from .conftest import N_ITEMS, cycle_sessions, tiny_model
 
 
 def perturbed(model: DeepRecommender, by: float) -> DeepRecommender:
@@ -20,6 +24,12 @@ def perturbed(model: DeepRecommender, by: float) -> DeepRecommender:
         for p in twin.net.parameters():
             p.add_(by)
     return twin
+
+
+def barely_trained() -> DeepRecommender:
+    model = tiny_model(epochs=1, lr=1e-6, seed=3)
+    model.fit(cycle_sessions(400))
+    return model
 
 
 @pytest.fixture
@@ -86,16 +96,50 @@ def test_publish_refuses_a_worse_version_and_keeps_the_current(trained, store):
     assert first.published and current_version(store) == first.version
     assert load_current(store).version == first.version
 
-    worse = perturbed(trained, 1e-3)
-    worse.validation = {**trained.validation, "mrr@20": trained.validation["mrr@20"] - 1.0}
+    # barely trained: worse than `trained` on any slice of the cycle, whatever number it recorded
+    worse = barely_trained()
+    worse.validation = {**worse.validation, "mrr@20": 100.0}  # as if measured on an easier slice
     result = publish(store, worse.save(store))
-    assert not result.published and "worse" in result.reason
+    assert not result.published and "worse" in result.reason, result.reason
     assert current_version(store) == first.version
 
-    equal = perturbed(trained, 2e-3)  # same validation metric, other weights -> another version id
+    equal = perturbed(trained, 2e-3)  # same scores on the slice, other weights -> another version id
     ok = publish(store, equal.save(store))
     assert ok.published, ok.reason  # not worse is enough
     assert load_current(store).version == ok.version != first.version
+
+
+def test_publish_compares_both_versions_on_the_new_versions_slice(store):
+    # The current version recorded a higher number than the candidate did, but on another slice: on the
+    # candidate's slice (half of it unpredictable noise) the candidate is far better and is published.
+    weak = barely_trained()
+    weak.validation = {**weak.validation, "mrr@20": 100.0}  # as if measured on an easy slice
+    first = publish(store, weak.save(store))
+    assert first.published
+    rng = random.Random(5)
+    noise = [[f"i{rng.randrange(N_ITEMS)}" for _ in range(4)] for _ in range(20)]
+    candidate = tiny_model(validation_fraction=0.1)
+    candidate.fit(cycle_sessions(360) + [s for pair in zip(cycle_sessions(20, seed=9), noise) for s in pair])
+    assert candidate.validation["mrr@20"] < 90.0  # the noise: lower than the current version's record
+    result = publish(store, candidate.save(store))
+    assert result.published, result.reason
+    assert current_version(store) == result.version
+    on_slice = slice_metrics(load_artifact(store / "versions" / result.version).scorer,
+                             candidate.validation_sessions)
+    assert on_slice["mrr@20"] == pytest.approx(candidate.validation["mrr@20"], abs=1e-3)
+    assert on_slice["cases"] == candidate.validation["cases"]
+
+
+def test_a_version_without_its_validation_slice_is_not_published_over_another(trained, store):
+    publish(store, trained.save(store))
+    older = perturbed(trained, 2e-3).save(store)
+    (older / artifact.VALIDATION).unlink()
+    manifest = json.loads((older / artifact.MANIFEST).read_text())
+    del manifest["files"][artifact.VALIDATION]  # as written before validation.json existed
+    (older / artifact.MANIFEST).write_text(json.dumps(manifest))
+    assert load_artifact(older).version == older.name  # still loads: a worker can run it
+    with pytest.raises(ArtifactError, match="validation.json"):
+        publish(store, older)
 
 
 def test_load_current_without_a_published_version(store):
