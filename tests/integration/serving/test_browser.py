@@ -6,9 +6,7 @@ runs as an operator would run it: `freshrec worker` and `freshrec serve` as chil
 and a Redis key prefix of this test's own. Seed data goes through Kafka (catalog and other users'
 sessions), so the co-visitation lists the page shows were learned by the worker.
 
-If `freshrec worker` cannot start in this checkout, a stand-in (``Reactor``) consumes the same events
-topic and writes the user's list itself, and the test warns: the page, API, Kafka and Redis path is
-still exercised, the recommender is not.
+The worker must stay up throughout: every wait fails at once, with the worker's log, if it exits.
 """
 
 from __future__ import annotations
@@ -18,9 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
-import warnings
 from pathlib import Path
 
 import httpx
@@ -29,7 +25,7 @@ import redis
 
 from freshrec.stack.process import free_port
 from producers.schema import CatalogItem, Event, encode_event, encode_item
-from streams.keys import Keys, RecItem, RecList, encode_rec_list
+from streams.keys import Keys
 
 from ..waiting import wait_until
 from ..workers import WorkerProcess
@@ -89,76 +85,49 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-class Reactor(threading.Thread):
-    """Stand-in for the worker: each view/click of the test's user rewrites its list for that item."""
+class Worker:
+    """`freshrec worker` of this test; a wait on it fails as soon as it exits, with its log."""
 
-    def __init__(self, env: dict, keys: Keys, user: str):
-        super().__init__(daemon=True)
-        self.env, self.keys, self.user = env, keys, user
-        self.stopped = threading.Event()
+    def __init__(self, env: dict, log: Path):
+        self.process = WorkerProcess(env, log)  # the integration tests' one worker helper
+        self.log = log
 
-    def run(self) -> None:
-        from kafka import KafkaConsumer
+    def exited(self) -> str | None:
+        proc = self.process.proc
+        if proc is None or proc.poll() is None:
+            return None
+        return f"`freshrec worker` exited with {proc.returncode}; its log:\n" + \
+            self.log.read_text(errors="replace")[-3000:]
 
-        neighbours: dict[str, dict[str, int]] = {}
-        for sess in SESSIONS:
-            for a in sess:
-                for b in sess:
-                    if a != b:
-                        neighbours.setdefault(a, {})[b] = neighbours.setdefault(a, {}).get(b, 0) + 1
-        r = redis.Redis.from_url(self.env["FRESHREC_REDIS_WRITE_URL"])
-        consumer = KafkaConsumer(self.env["FRESHREC_TOPIC_EVENTS"], bootstrap_servers=self.env["FRESHREC_KAFKA_BOOTSTRAP"],
-                                 group_id=self.env["FRESHREC_WORKER_APP_ID"], auto_offset_reset="earliest",
-                                 consumer_timeout_ms=200)
-        while not self.stopped.is_set():
-            for msg in consumer:
-                ev = json.loads(msg.value)
-                if ev["user_id"] != self.user or ev["type"] not in ("view", "click"):
-                    continue
-                near = sorted(neighbours.get(ev["item_id"], {}).items(), key=lambda kv: -kv[1])
-                rec = RecList(items=[RecItem(i, float(n), f"viewed together with {ev['item_id']}") for i, n in near],
-                              event_ts=ev["ts"], write_ts=int(time.time() * 1000), context_item=ev["item_id"],
-                              model_version="reactor", list_id=ev["event_id"])
-                r.hset(self.keys.user_recs(self.user), mapping={"ts": ev["ts"], "body": encode_rec_list(rec)})
-        consumer.close()
-        r.close()
+    def wait(self, condition, timeout: float, what: str):
+        def alive_and():
+            if (why := self.exited()) is not None:
+                raise AssertionError(f"while waiting for {what}: {why}")
+            return condition()
+        return _wait(alive_and, timeout, what)
 
 
 @pytest.fixture
 def stack(env, tmp_path, redis_client, unique):
-    """Worker (or the stand-in) and API running on this test's topics; yields (base_url, keys, mode)."""
+    """The worker and the API running on this test's topics; yields (base_url, keys, worker)."""
     keys = Keys(env["FRESHREC_REDIS_PREFIX"])
-    procs, reactor, mode = [], None, "worker"
-    worker_process = WorkerProcess(env, tmp_path / "worker.log")  # the integration tests' one worker helper
-    worker_process.start()
-    worker = worker_process.proc
-    procs.append(worker)
+    worker = Worker(env, tmp_path / "worker.log")
+    worker.process.start()
+    procs = [worker.process.proc]
     try:
         port = free_port()
         api = _spawn(["serve", "--port", str(port)], env, tmp_path / "api.log")
         procs.append(api)
         base = f"http://127.0.0.1:{port}"
         # the worker creates its topics first thing; seed data is produced once they exist
-        _wait(lambda: worker.poll() is not None or _topic_exists(env), 60, "the worker to create its topics")
+        worker.wait(lambda: _topic_exists(env), 60, "the worker to create its topics")
         _create_topics(env)
         _produce_seed(env)
-        _wait(lambda: worker.poll() is not None or redis_client.exists(keys.item("s1"), keys.item_recs("s1")) == 2,
-              90, "the worker to store the catalog and s1's co-visitation list")
-        if worker.poll() is not None:
-            # last resort, and loud: the worker of this checkout cannot run
-            mode = "stand-in"
-            warnings.warn("`freshrec worker` exited; the browser test used the stand-in writer:\n"
-                          + (tmp_path / "worker.log").read_text()[-1500:])
-            for item in CATALOG:
-                redis_client.set(keys.item(item.item_id), encode_item(item))
-            reactor = Reactor(env, keys, "shopper-browser")
-            reactor.start()
-        _wait(lambda: _health(base), 30, "the API's /health")
-        yield base, keys, mode
+        worker.wait(lambda: redis_client.exists(keys.item("s1"), keys.item_recs("s1")) == 2, 90,
+                    "the worker to store the catalog and s1's co-visitation list")
+        worker.wait(lambda: _health(base), 30, "the API's /health")
+        yield base, keys, worker
     finally:
-        if reactor is not None:
-            reactor.stopped.set()
-            reactor.join(timeout=5)
         for proc in procs:
             _stop(proc)
         for name in ("worker.log", "api.log"):
@@ -264,20 +233,20 @@ def _click_of(env, user: str) -> dict | None:
 
 
 def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tmp_path, redis_client, env):
-    base, keys, mode = stack
+    base, keys, worker = stack
     user = "shopper-browser"
     browser.get(f"{base}/p/s1?user={user}")
     assert browser.find_element("id", "title").text == "Trail shoe 1"
     assert "Shoes › Trail" in browser.find_element("id", "category").text
     # the page's own view of s1 reaches the worker, which writes this user's list for s1
-    first = _wait(lambda: _users_list_for(browser, "s1"), 60, "the user's list for s1 on the first page")
+    first = worker.wait(lambda: _users_list_for(browser, "s1"), 60, "the user's list for s1 on the first page")
     assert "s1" not in first["items"]
     assert all(first["reasons"]), "every recommendation shows its reason"
 
     target = first["items"][0]
     browser.find_element("css selector", f"#recs a[data-item='{target}']").click()
     _wait(lambda: browser.current_url.startswith(f"{base}/p/{target}"), 15, f"navigation to {target}")
-    after = _wait(lambda: _users_list_for(browser, target), 60, f"the list computed after the click on {target}")
+    after = worker.wait(lambda: _users_list_for(browser, target), 60, f"the list computed after the click on {target}")
     assert target not in after["items"]
     assert after["list"] != first["list"]
     stored = json.loads(redis_client.hget(keys.user_recs(user), "body"))
@@ -286,10 +255,9 @@ def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tm
     click = _wait(lambda: _click_of(env, user), 30, "the click event on the events topic")
     shown = click.get("shown") or []
     assert click["item_id"] == target and target in shown and len(shown) > 1, click
-    if mode == "worker":
-        # learned from the other shoppers: items co-viewed with the clicked one
-        co_viewed = {i for sess in SESSIONS if target in sess for i in sess} - {target}
-        assert set(after["items"]) & co_viewed
+    # learned by the worker from the other shoppers: items co-viewed with the clicked one
+    co_viewed = {i for sess in SESSIONS if target in sess for i in sess} - {target}
+    assert set(after["items"]) & co_viewed
     _wait(lambda: browser.find_element("id", "p-age").text not in ("", "-"), 10, "the live panel")
     shot = tmp_path / "detail-page.png"
     assert browser.save_screenshot(str(shot))
@@ -297,3 +265,4 @@ def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tm
     keep = os.environ.get("FRESHREC_SCREENSHOT_DIR")
     if keep:
         shutil.copy(shot, Path(keep) / "detail-page.png")
+    assert worker.exited() is None, worker.exited()
