@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 
 import pytest
 
@@ -21,6 +20,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(280)]
 RESTART_S = 90
 # Exact up to float rounding: forward-decayed sums added in another order.
 EXACT = 1e-9
+# What streams/watchdog.py logs when it resumes stuck partitions, and when it gives up on them.
+RESCUED = ("have lag but consumed nothing", "still consume nothing")
+
+
+def watchdog_rescues(log: str) -> list[str]:
+    """The watchdog's rescue lines in a worker log, with the consumer-state lines it logged with them."""
+    lines = log.splitlines()
+    acted = [line for line in lines if "stall watchdog:" in line and any(r in line for r in RESCUED)]
+    return acted + [line for line in lines if ": committed " in line] if acted else []
 
 
 def produce(dep, events, rate: float | None = None) -> None:
@@ -36,8 +44,9 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
     ref, events = reference_run
     # The stall watchdog at a sixth of its default, so that it acts within RESTART_S: a restarted worker
     # once processed nothing of a partition for 80 s (CI, 2026-12-07; most likely the queue clearing of
-    # streams/seek.py keep_queues_on_repeated_resume). When it has to act the test says so (a warning,
-    # with the consumer state it logged) instead of failing on a timeout with nothing to go on.
+    # streams/seek.py keep_queues_on_repeated_resume). A stall is a failure even when the watchdog's
+    # resume rescued it; the watchdog only makes it fail with the consumer state it logged, instead
+    # of on a timeout with nothing to go on.
     crash = deployments(FRESHREC_WORKER_SESSION_TIMEOUT_S="10", FRESHREC_WORKER_STALL_S="20")
     crash.ensure_topics()
     worker = crash.worker(loglevel="info")  # recovery tables in the log: what a failure report needs
@@ -73,11 +82,9 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
         raise AssertionError(f"{exc}; {crash.missing_report(events)}, committed at the kill {committed_at_kill}, "
                              f"alive {worker.alive()}; restarted worker's log ({worker.log_path}):\n"
                              f"{worker.log(20_000)}") from None
-    log = worker.log(10**7)
-    if "stall watchdog:" in log:
-        # The watchdog's warning line and the consumer-state lines it logged with it.
-        acted = [line for line in log.splitlines() if "stall watchdog" in line or ": committed " in line]
-        warnings.warn("the stall watchdog had to resume the restarted worker's partitions:\n" + "\n".join(acted))
+    rescued = watchdog_rescues(worker.log(10**7))
+    assert not rescued, ("the restarted worker stalled: the watchdog had to resume its partitions "
+                         f"(log {worker.log_path}):\n" + "\n".join(rescued))
     last = last_ts_by_user(events)
     wait_until(lambda: {u: r.event_ts for u, r in user_lists(crash).items()} == last, 60,
                "every user's list to answer the user's last event")
@@ -106,3 +113,4 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
                              f"{worker.log_path}") from None
     print("item-side difference after kill -9:", difference())
     assert worker.alive()
+    assert not watchdog_rescues(worker.log(10**7)), "\n".join(watchdog_rescues(worker.log(10**7)))
