@@ -11,7 +11,7 @@ from __future__ import annotations
 from models.baselines.sknn import NEIGHBOUR_DECAYS, POSITION_WEIGHTS
 
 NEIGHBOURHOOD = {"k": [50, 100, 200, 500, 1000], "sample_size": [500, 1000, 2000, 5000]}
-BOOST = {"repeat_boost": [0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8]}
+BOOST = {"repeat_boost": [0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6]}
 
 SKNN = dict(NEIGHBOURHOOD)
 VSKNN = {**NEIGHBOURHOOD, "position_weight": list(POSITION_WEIGHTS), "neighbour_decay": list(NEIGHBOUR_DECAYS),
