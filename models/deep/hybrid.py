@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from models.deep.source import DeepSource
 from models.ranking.fusion import DEFAULT_WEIGHTS, WeightedFusion
@@ -48,6 +48,39 @@ class HybridRecommender(StreamRecommender):
         weights = params.pop("weights", self.weights)
         self.deep_weight = deep_weight
         super().set_scoring_params(weights={**weights, "deep": deep_weight}, **params)
+
+    # --- selection (models.selection.Selected): one deep training for every candidate ------------------
+    def fit_shared(self, sessions: Sequence[Sequence[str]], validation_start: int) -> object:
+        """Train (or load) the deep model once for a whole selection and its final refit.
+
+        The network trains on all but its own held-out newest sessions; they must include every session
+        selection scores on (``validation_start`` onwards), so the deep weight is chosen on sessions
+        neither the network nor the stream sources learned from."""
+        if self.deep_artifact is None:
+            from models.deep.recommender import DeepRecommender
+
+            default = inspect.signature(DeepRecommender.__init__).parameters["validation_fraction"].default
+            held_out = int(len(sessions) * float(self.deep_params.get("validation_fraction", default)))
+            if len(sessions) - held_out > validation_start:
+                raise ValueError(f"the deep model holds out {held_out} sessions, fewer than the "
+                                 f"{len(sessions) - validation_start} selection validates on")
+        self.deep.fit(sessions)
+        return self.deep.scorer
+
+    def use_shared(self, scorer: object) -> None:
+        """Take the deep model ``fit_shared`` trained; ``fit`` then fits only the stream sources."""
+        self.deep.swap(scorer)
+        self._shared_deep = True
+
+    def fit(self, sessions: Sequence[Sequence[str]]) -> None:
+        if not getattr(self, "_shared_deep", False):
+            super().fit(sessions)
+            return
+        sessions = [[str(x) for x in s] for s in sessions]
+        for name, source in self.sources.items():
+            fit = getattr(source, "fit", None)
+            if name != "deep" and fit is not None:
+                fit(sessions)
 
     @property
     def sources(self) -> dict[str, object]:

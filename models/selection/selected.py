@@ -11,6 +11,10 @@ candidates that differ only in those share one fit. Until ``fit`` runs (a stream
 nothing) the wrapped model has its class defaults, which are the settings the worker uses.
 
 Space keys may address one entry of a dict hyperparameter: ``"weights.repeat"`` is ``weights["repeat"]``.
+
+A part too costly to fit once per candidate and unaffected by the searched settings (the hybrid's deep
+network) can be fitted once: a model with ``fit_shared(sessions, validation_start)`` returns it, and
+every candidate and the final model get it through ``use_shared`` before their ``fit``.
 """
 
 from __future__ import annotations
@@ -47,12 +51,20 @@ def defaults_of(space: Space, template: object) -> Params:
     return out
 
 
+def build(factory: Callable[..., Recommender], params: Params, shared: object) -> Recommender:
+    model = factory(**params)
+    if shared is not None:
+        model.use_shared(shared)
+    return model
+
+
 class _Evaluator:
     """Scores candidates on cases; models differing only in scoring parameters share one fit."""
 
     def __init__(self, factory: Callable[..., Recommender], fixed: Params, template: object,
-                 head: list[Sequence[str]], k: int) -> None:
+                 head: list[Sequence[str]], k: int, shared: object = None) -> None:
         self.factory, self.fixed, self.template, self.head, self.k = factory, fixed, template, head, k
+        self.shared = shared
         self.scoring = tuple(getattr(template, "scoring_params", ()))
         self.cached: Recommender | None = None
         self.cached_key: str | None = None
@@ -77,7 +89,7 @@ class _Evaluator:
     def _model(self, group: str, params: Params) -> Recommender:
         if group != self.cached_key:
             self.cached = None   # free the previous fit before building the next one
-            self.cached = self.factory(**params)
+            self.cached = build(self.factory, params, self.shared)
             self.cached.fit(self.head)
             self.cached_key = group
         if self.scoring:
@@ -115,14 +127,16 @@ class Selected(Estimator):
         sessions = list(sessions)
         cut = validation_slice(sessions, self.fraction)
         template = self.factory(**self.fixed)
+        fit_shared = getattr(template, "fit_shared", None)
+        shared = fit_shared(sessions, cut.start) if fit_shared is not None else None
         candidates = draw(self.space, defaults_of(self.space, template), self.budget)
-        evaluate = _Evaluator(self.factory, self.fixed, template, cut.head, self.k)
+        evaluate = _Evaluator(self.factory, self.fixed, template, cut.head, self.k, shared)
         selection = successive_halving(candidates, evaluate, cut.cases(seed=self.budget.seed), self.budget)
         evaluate.cached = None
         selection.rule = RULE if self.fraction == 0.1 else RULE.replace("10%", f"{100 * self.fraction:g}%")
         selection.validation_sessions, selection.validation_start = len(cut.tail), cut.start
         selection.training_sessions = len(sessions)
-        self.model = self.factory(**{**self.fixed, **expand(selection.chosen, template)})
+        self.model = build(self.factory, {**self.fixed, **expand(selection.chosen, template)}, shared)
         self.model.fit(sessions)
         self.selection = selection
 

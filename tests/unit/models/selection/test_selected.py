@@ -102,3 +102,24 @@ def test_evaluate_json_reports_the_choice_and_no_select_runs_the_defaults(tmp_pa
     res = CliRunner().invoke(app, ["-d", str(folder), "-m", "sknn+boost", "--no-select", "--json"])
     assert res.exit_code == 0, res.output
     assert "selection" not in json.loads(res.stdout)
+
+
+def test_hybrid_selection_trains_the_deep_model_once_on_sessions_that_exclude_the_validation_slice(monkeypatch):
+    from models.deep.hybrid import HybridRecommender
+    from models.deep.source import DeepSource
+
+    tiny = dict(dim=8, max_len=8, epochs=1, batch_size=64, negatives=0, validation_fraction=0.05, n_popular=5)
+    trained: list[int] = []
+    real_fit = DeepSource.fit
+    monkeypatch.setattr(DeepSource, "fit", lambda self, s: (trained.append(len(s)), real_fit(self, s))[1])
+    rec = Selected(HybridRecommender, {"deep_weight": [0.0, 1.0]}, {"page_rules": False, "deep_params": tiny},
+                   budget=SMALL, fraction=0.05)
+    rec.fit(walk_sessions(200, repeat_p=0.3, seed=7))
+    assert trained == [200] and rec.model.deep.scorer is not None
+    assert rec.model.weights["deep"] == rec.selection.chosen["deep_weight"]
+    # a network that would train on the sessions selection validates on is refused
+    leaky = Selected(HybridRecommender, {"deep_weight": [0.0, 1.0]},
+                     {"page_rules": False, "deep_params": {**tiny, "validation_fraction": 0.01}}, budget=SMALL,
+                     fraction=0.05)
+    with pytest.raises(ValueError, match="holds out"):
+        leaky.fit(walk_sessions(200, repeat_p=0.3, seed=7))
