@@ -12,7 +12,7 @@ import json
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
@@ -98,13 +98,19 @@ class Settings(BaseSettings):
                                                     "`evaluate --dataset NAME` looks there")
 
     # --- producers (shop, replay, POST /events) -----------------------------------------
-    producer_linger_ms: int = Field(20, ge=0, le=10_000, description="Producer batching delay, ms")
+    producer_linger_ms: int = Field(5, ge=0, le=10_000, description="Producer batching delay, ms: how long "
+                                    "an event may wait for others of its partition to share its record")
+    producer_pack_max: int = Field(500, ge=1, le=10_000, description="Most events one events-topic record "
+                                   "carries (a pack, producers/schema.py); 1 = one event per record")
     producer_batch_size: int = Field(262_144, ge=1024, le=16_777_216, description="Producer batch size, bytes")
     producer_compression: str = Field("none", pattern="^(none|gzip|lz4|snappy|zstd)$",
                                       description="Producer compression (lz4/snappy/zstd need their libraries)")
 
     # --- stream worker (streams/) ------------------------------------------------------
     worker_app_id: str = Field("freshrec-worker", description="Faust app id = consumer group and table prefix")
+    worker_role: Literal["all", "users", "items"] = Field(
+        "all", description="What this worker process runs: users (events -> sessions -> lists), items "
+                           "(co-visitation, neighbour lists, catalog) or all; users and items scale apart")
     worker_store: str = Field("memory://", description="Faust table store; tables recover from changelogs")
     worker_web_port: int = Field(0, ge=0, le=65535, description="Faust web port; 0 disables the web server")
     worker_metrics_port: int = Field(0, ge=0, le=65535,
@@ -201,6 +207,16 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_stack_dir(self) -> Path:
         return self.stack_dir or self.cache_dir / "stack"
+
+    @property
+    def worker_group(self) -> str:
+        """The Faust app id (= consumer group) of this worker's role: processes of one role share the
+        work of their topics; tables and their changelogs keep the names of ``worker_app_id``."""
+        return self.worker_app_id if self.worker_role == "all" else f"{self.worker_app_id}-{self.worker_role}"
+
+    def runs(self, side: str) -> bool:
+        """Whether this worker runs ``side`` ("users" or "items")."""
+        return self.worker_role in ("all", side)
 
     @property
     def resolved_online_checkpoint_dir(self) -> Path:

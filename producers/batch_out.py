@@ -29,7 +29,7 @@ class BatchSender(FlushOnExit):
     """``send(topic, key, value)`` appends to the partition's open batch; ``flush()`` waits for all."""
 
     def __init__(self, bootstrap: str, *, batch_bytes: int = 1024 * 1024, client_id: str = "freshrec-bulk",
-                 **kafka_config: Any):
+                 pack_topics: frozenset[str] = frozenset(), pack_max: int = 1, **kafka_config: Any):
         from aiokafka import AIOKafkaProducer
         from aiokafka.errors import KafkaError
 
@@ -57,11 +57,27 @@ class BatchSender(FlushOnExit):
         self._key_partition: dict[tuple[str, bytes], int] = {}
         self._first_error: BaseException | None = None
         self._reported = 0
+        # Events topics carry packs (producers/schema.py): full speed fills every pack to pack_max.
+        self._pack_topics = pack_topics if pack_max > 1 else frozenset()
+        self._packs: dict[str, Any] = {}
+        if self._pack_topics:
+            from producers.packing import PackBuffer
+            self._packs = {t: PackBuffer(max_events=pack_max) for t in self._pack_topics}
 
     def send_raw(self, topic: str, key: bytes, value: bytes) -> None:
         part = self._key_partition.get((topic, key))
         if part is None:
             part = self._partition_for(topic, key)
+        packs = self._packs.get(topic)
+        if packs is not None and value is not None:
+            record = packs.add(part, key, value)
+            if record is not None:
+                self._append(topic, *record)
+        else:
+            self._append(topic, part, key, value)
+        self.sent += 1
+
+    def _append(self, topic: str, part: int, key: bytes | None, value: bytes) -> None:
         batch = self._open.get((topic, part))
         if batch is None:
             batch = self._open[(topic, part)] = self._producer.create_batch()
@@ -70,7 +86,6 @@ class BatchSender(FlushOnExit):
             batch = self._open[(topic, part)] = self._producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:
                 raise ProducerError(f"a record of {len(value)} bytes does not fit in an empty batch")
-        self.sent += 1
 
     def _partition_for(self, topic: str, key: bytes) -> int:
         n = self._partitions.get(topic)
@@ -105,6 +120,9 @@ class BatchSender(FlushOnExit):
 
     def flush(self) -> None:
         """Send every open batch and wait for all acknowledgements; raise :class:`DeliveryError` on failures."""
+        for topic, packs in self._packs.items():
+            for record in packs.take():
+                self._append(topic, *record)
         for (topic, part), batch in self._open.items():
             if batch.record_count():
                 self._ship(topic, part, batch)

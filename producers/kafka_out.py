@@ -90,7 +90,7 @@ class EventProducer(FlushOnExit):
     def __init__(self, bootstrap: str, *, topic_events: str = "freshrec.events",
                  topic_catalog: str = "freshrec.catalog", linger_ms: int = 20,
                  batch_size: int = 256 * 1024, compression: str = "none",
-                 client_id: str = "freshrec-producer", **kafka_config: Any):
+                 client_id: str = "freshrec-producer", pack_max: int = 1, **kafka_config: Any):
         if compression not in COMPRESSIONS:
             raise ProducerError(f"compression {compression!r} is not one of {', '.join(COMPRESSIONS)}")
         self.topic_events = topic_events
@@ -102,6 +102,13 @@ class EventProducer(FlushOnExit):
         self._lock = threading.Lock()
         self._partitions: dict[str, int] = {}
         self._key_partition: dict[tuple[str, bytes], int] = {}
+        # Events of one partition that arrive within one linger interval travel as one pack record
+        # (producers/packing.py); the grouping then is ours, so kafka-python need not linger again.
+        self._packer = None
+        if pack_max > 1:
+            from producers.packing import LingeringPacker
+            self._packer = LingeringPacker(self._send_pack, max_events=pack_max, linger_s=linger_ms / 1000)
+            linger_ms = 0
         try:
             self._producer = KafkaProducer(
                 bootstrap_servers=bootstrap, client_id=client_id, acks="all", linger_ms=linger_ms,
@@ -117,7 +124,7 @@ class EventProducer(FlushOnExit):
         params: dict[str, Any] = dict(
             topic_events=settings.topic_events, topic_catalog=settings.topic_catalog,
             linger_ms=settings.producer_linger_ms, batch_size=settings.producer_batch_size,
-            compression=settings.producer_compression)
+            compression=settings.producer_compression, pack_max=settings.producer_pack_max)
         params.update(kafka_python_config(settings))  # SASL/TLS from FRESHREC_KAFKA_*
         params.update(overrides)
         return cls(settings.kafka_bootstrap, **params)
@@ -140,12 +147,22 @@ class EventProducer(FlushOnExit):
         part = self._key_partition.get((topic, key))
         if part is None:
             part = self._partition_for(topic, key)
+        if self._packer is not None and topic == self.topic_events and value is not None:
+            self._packer.add(part, key, value)
+        else:
+            self._send(topic, part, key, value)
+        self.sent += 1
+
+    def _send(self, topic: str, part: int, key: bytes | None, value: bytes | None) -> None:
         try:
             fut = self._producer.send(topic, value, key, None, part)
         except KafkaError as exc:
             raise ProducerError(f"cannot queue a record for {topic}: {exc}") from None
         fut.add_errback(self._on_error)
-        self.sent += 1
+
+    def _send_pack(self, record) -> None:
+        part, key, value = record
+        self._send(self.topic_events, part, key, value)
 
     def _partition_for(self, topic: str, key: bytes) -> int:
         n = self._partitions.get(topic)
@@ -172,6 +189,11 @@ class EventProducer(FlushOnExit):
     # --- completion ----------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued record is acknowledged; raise :class:`DeliveryError` on new failures."""
+        if self._packer is not None:
+            self._packer.flush()
+            if self._packer.error is not None:
+                err, self._packer.error = self._packer.error, None
+                raise ProducerError(f"a pack could not be queued: {err}") from None
         for _ in range(10):
             try:
                 self._producer.flush(timeout)
@@ -191,6 +213,8 @@ class EventProducer(FlushOnExit):
             raise DeliveryError(new, first)
 
     def close(self, timeout: float | None = None) -> None:
+        if self._packer is not None:
+            self._packer.close()
         self._producer.close(timeout)
 
 

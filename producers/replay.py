@@ -124,8 +124,10 @@ def replay_command(
         topic = topic or settings.topic_events
         ensure_topics(settings, events=topic)
         # Full speed ships whole batches (C-built); a paced replay needs kafka-python's linger instead.
-        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-replay", **aiokafka_config(settings))
-               if speed_k is None else EventProducer.from_settings(settings, client_id="freshrec-replay"))
+        out = (BatchSender(settings.kafka_bootstrap, client_id="freshrec-replay", pack_max=settings.producer_pack_max,
+                           pack_topics=frozenset({topic}), **aiokafka_config(settings))
+               if speed_k is None else EventProducer.from_settings(settings, client_id="freshrec-replay",
+                                                                   topic_events=topic))
     except (FormatError, ProducerError) as exc:
         _fail(str(exc))
     try:

@@ -4,6 +4,13 @@ JSON on the wire, encoded and validated by msgspec (one pass, no intermediate di
 restricted to ``[A-Za-z0-9_.-]`` so that they can never smuggle Redis key separators, glob
 characters, path segments or line breaks into the key schema downstream.
 
+A record of the events topic holds either **one event** (a JSON object, key = its user id) or a
+**pack**: a JSON array of up to :data:`PACK_MAX_EVENTS` events whose users all hash to the record's
+partition (:func:`encode_pack`; the key is ignored). The worker's cost is per Kafka record, not per
+event (issue #18: ~200 CPU-us a record in Faust), so Freshrec's own producers pack what one linger
+interval brings per partition; any other producer may keep sending single events. Each event of a
+pack is validated on its own: a bad one goes to the dead-letter topic, its neighbours are kept.
+
 >>> ev = Event(event_id="e1", ts=1_700_000_000_000, user_id="u1", session_id="s1", item_id="i9", type="view")
 >>> decode_event(encode_event(ev)) == ev
 True
@@ -21,6 +28,10 @@ from typing import Annotated, Literal
 import msgspec
 
 SCHEMA_VERSION = 1
+
+#: Most events one pack record may hold; an event's place in the log is ``offset * PACK_SLOTS + index``.
+PACK_MAX_EVENTS = 10_000
+PACK_SLOTS = 1 << 14
 
 ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 MAX_ID_LEN = 64
@@ -182,6 +193,34 @@ def _raise(exc: msgspec.ValidationError):
     if err.field == "$" and sep and field.isidentifier():
         err = EventError(field, reason)  # raised by __post_init__ as "field: reason"
     raise err from None
+
+
+def encode_pack(encoded_events: list[bytes]) -> bytes:
+    """One pack record from already encoded events (JSON objects): ``[e1,e2,...]``."""
+    if len(encoded_events) > PACK_MAX_EVENTS:
+        raise ValueError(f"a pack holds at most {PACK_MAX_EVENTS} events, got {len(encoded_events)}")
+    return b"[" + b",".join(encoded_events) + b"]"
+
+
+def is_pack(data: bytes) -> bool:
+    """True if a record value is a pack (a JSON array) rather than one event (a JSON object)."""
+    return data.lstrip()[:1] == b"["
+
+
+_pack_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def split_pack(data: bytes) -> list[bytes]:
+    """The raw bytes of each event of a pack, unvalidated; :class:`EventError` if it is no pack."""
+    try:
+        parts = _pack_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise EventError("$", f"a pack must be a JSON array of events: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise EventError("$", f"not valid JSON: {exc}") from None
+    if len(parts) > PACK_MAX_EVENTS:
+        raise EventError("$", f"a pack holds at most {PACK_MAX_EVENTS} events, got {len(parts)}")
+    return [bytes(p) for p in parts]
 
 
 def event_json_schema() -> dict:

@@ -18,6 +18,7 @@ from streams.deep_swap import deep_swapper
 from streams.expiry import expire
 from streams.handlers import Handlers
 from streams.seek import OffsetGuard, keep_queues_on_repeated_resume
+from streams.take import take_weighted, track
 from streams.topics import Topics
 from streams.watchdog import consumer_state, consuming
 
@@ -28,41 +29,53 @@ OFFSET_GUARD_S = 2.0
 
 
 def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers) -> dict:
+    """The agents and timers of the worker's role (``FRESHREC_WORKER_ROLE``): the users side turns
+    events into sessions, item deltas and lists; the items side turns item deltas into neighbour
+    lists and keeps the catalog. ``all`` runs both in one process."""
     size, within = settings.worker_take_max, settings.worker_take_ms / 1000.0
+    users, items = settings.runs("users"), settings.runs("items")
+    registered: dict = dict.fromkeys(("events", "item-updates", "catalog", "publish-neighbors",
+                                      "publish-trending", "expire-sessions"))
 
-    @app.agent(topics.events, name="events")
-    async def events(stream):
-        async for window in stream.take_events(size, within=within):
-            await h.on_events(window)
+    if users:
+        # Windows count events, not records: a record may be a pack of hundreds (streams/take.py).
+        @app.agent(topics.events, name="events")
+        async def events(stream):
+            async for window in track(stream, take_weighted(stream, size, within, h.route)):
+                await h.on_events(window)
+        registered["events"] = events
 
-    # Item-side windows are larger: one table row (changelog record) per touched item per window,
-    # and a popular item is touched by almost every event window.
-    item_size, item_within = settings.worker_item_take_max, settings.worker_item_take_ms / 1000.0
+        # Every worker holds all items' popularity, so the leader alone writes the (identical) lists.
+        @app.timer(settings.trending_interval_s, on_leader=True, name="publish-trending")
+        async def publish_trending():
+            await h.publish_trending()
+        registered["publish-trending"] = publish_trending
 
-    @app.agent(topics.item_updates, name="item-updates")
-    async def item_updates(stream):
-        async for window in stream.take_events(item_size, within=item_within):
-            await h.on_item_updates(window)
+    if items:
+        # Item-side windows are larger: one table row (changelog record) per touched item per window,
+        # and a popular item is touched by almost every event window.
+        item_size, item_within = settings.worker_item_take_max, settings.worker_item_take_ms / 1000.0
 
-    @app.agent(topics.catalog, name="catalog")
-    async def catalog(stream):
-        async for window in stream.take_events(size, within=within):
-            await h.on_catalog(window)
+        @app.agent(topics.item_updates, name="item-updates")
+        async def item_updates(stream):
+            async for window in stream.take_events(item_size, within=item_within):
+                await h.on_item_updates(window)
 
-    @app.timer(settings.neighbors_publish_s, name="publish-neighbors")
-    async def publish_neighbors():
-        await h.publish_neighbors()
+        @app.agent(topics.catalog, name="catalog")
+        async def catalog(stream):
+            async for window in stream.take_events(size, within=within):
+                await h.on_catalog(window)
 
-    # Every worker holds all items' popularity, so the leader alone writes the (identical) lists.
-    @app.timer(settings.trending_interval_s, on_leader=True, name="publish-trending")
-    async def publish_trending():
-        await h.publish_trending()
+        @app.timer(settings.neighbors_publish_s, name="publish-neighbors")
+        async def publish_neighbors():
+            await h.publish_neighbors()
+        registered.update({"item-updates": item_updates, "catalog": catalog, "publish-neighbors": publish_neighbors})
 
     @app.timer(STATS_FLUSH_S, name="flush-stats")
     async def flush_stats():
         await h.flush_stats()
 
-    if settings.online_checkpoint_s > 0:
+    if users and settings.online_checkpoint_s > 0:
         @app.timer(settings.online_checkpoint_s, name="checkpoint-online")
         async def checkpoint_online():
             h.checkpoint_online()
@@ -73,8 +86,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
     # Every worker sweeps the sessions it holds; only rows of partitions it owns now get tombstones.
     sessions = h.tables.sessions
-    expire_sessions = None
-    if sessions.idle is not None:
+    if sessions is not None and sessions.idle is not None:
         @app.timer(settings.session_expiry_interval_s, name="expire-sessions")
         async def expire_sessions():
             if app.rebalancing:
@@ -84,6 +96,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
                 await expire(sessions, sessions.idle, lambda key: sessions.partition_for_key(key) in owned)
             except Exception:  # noqa: BLE001 - a failed sweep is retried next tick; it must not stop the worker
                 log.exception("session expiry sweep failed")
+        registered["expire-sessions"] = expire_sessions
 
     if settings.worker_malloc_trim_s > 0:
         from streams.allocator import trim
@@ -103,8 +116,9 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             tracer.log_report(h.tables)
 
     # Faust must neither commit past nor lose source records it dropped in a rebalance: streams/seek.py.
-    sources = (settings.topic_events, settings.topic_item_updates, settings.topic_catalog)
-    guard = OffsetGuard(app.consumer, sources, compacted={settings.topic_catalog})
+    sources = (((settings.topic_events,) if users else ())
+               + ((settings.topic_item_updates, settings.topic_catalog) if items else ()))
+    guard = OffsetGuard(app.consumer, sources, compacted={settings.topic_catalog} & set(sources))
     guard.install()
     keep_queues_on_repeated_resume(app.flow_control)
 
@@ -138,12 +152,11 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             signal.SIGUSR2, lambda: log.warning("consumer state (SIGUSR2):\n  %s", consumer_state(app, sources)))
 
     # Not on the leader only: every worker scores with its own copy of the deep model.
-    swapper = deep_swapper(settings, h)
+    swapper = deep_swapper(settings, h) if users else None
     if swapper is not None:
         @app.timer(settings.deep_poll_s, name="deep-swap")
         async def deep_swap():
             await swapper.poll()
 
-    return {"events": events, "item-updates": item_updates, "catalog": catalog,
-            "publish-neighbors": publish_neighbors, "publish-trending": publish_trending,
-            "flush-stats": flush_stats, "expire-sessions": expire_sessions}
+    registered["flush-stats"] = flush_stats
+    return registered

@@ -77,6 +77,9 @@ def pipeline(
     seed: int = typer.Option(7, help="Seed of the synthetic replay."),
     profile: Path = typer.Option(None, "--profile", dir_okay=False,
                                  help="Run the worker under cProfile and write the stats here."),
+    pack_max: int = typer.Option(None, "--pack-max", min=1, max=10_000, envvar=f"{ENV_PREFIX}PRODUCER_PACK_MAX",
+                                 help="Events per events-topic record (a pack); 1 = one event per record. "
+                                      "Default: the producers' setting."),
 ) -> None:
     """Replay events through a live worker; print events_per_s, freshness percentiles, users_updated."""
     import redis
@@ -98,7 +101,8 @@ def pipeline(
     try:
         try:
             ensure_topics(settings)
-            out = EventProducer.from_settings(settings, linger_ms=5)
+            pack_max = pack_max or settings.producer_pack_max
+            out = EventProducer.from_settings(settings, linger_ms=5, pack_max=pack_max)
         except (KafkaError, Exception) as exc:  # noqa: BLE001 - say what to fix, never a traceback
             fail(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); run `freshrec stack up`")
 
@@ -106,6 +110,7 @@ def pipeline(
             return worker.stat(r, field)
 
         cpu_mark: list[tuple[float, int]] = []  # (worker CPU s, events done) once it is warm
+        task_mark: list[int] = []  # asyncio tasks the worker had created by then
 
         def worker_cpu() -> float | None:
             try:
@@ -121,6 +126,7 @@ def pipeline(
                     cpu = worker_cpu()  # imports and recovery are not per-event work
                     if cpu is not None:
                         cpu_mark.append((cpu, done))
+                        task_mark.append(stat("tasks_created"))
                 if worker.proc is not None and not worker.alive():
                     fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
                 if time.monotonic() > deadline:
@@ -166,11 +172,18 @@ def pipeline(
                 before = {k.decode(): int(v) for k, v in r.hgetall(stats_key).items() if k.startswith(b"fh:")}
                 if (cpu := worker_cpu()) is not None:
                     cpu_mark.append((cpu, stat("events")))
+                    task_mark.append(stat("tasks_created"))
                 produce_start = int(time.time() * 1000)
                 produce_s = produce(progress, progress.add_task(f"producing at {rate:g}/s", total=n), rate)
                 expected = n + 1
                 task = progress.add_task("worker catching up", total=expected)
                 wait(lambda: stat("events") >= expected, "the worker to consume every event", progress, task)
+            # The item side (co-visitation) runs behind the user path by design; it is part of the
+            # work, so the run ends when it has applied every item update too.
+            item_done = item_side_done(worker, r)
+            task = progress.add_task("item side catching up", total=None)
+            wait(item_done, "the item side to apply every item update", progress, task)
+            item_caught_up_ms = int(time.time() * 1000)
         stats = {k.decode(): v.decode() for k, v in r.hgetall(stats_key).items()}
         first, last = int(stats.get("first_window_ms", 0)), int(stats.get("last_write_ms", 0))
         users = list(last_ts)
@@ -183,6 +196,7 @@ def pipeline(
             "mode": "backlog" if rate <= 0 else "paced", "events": n, "rate_target": rate or None,
             "dataset": str(dataset) if dataset else "synthetic", "users": len(users), "users_updated": updated,
             "dead_letters": int(stats.get("dead_letters", 0)), "duplicates": int(stats.get("duplicates", 0)),
+            "pack_max": pack_max, "records": int(stats.get("records", 0)),
             "take_max": settings.worker_take_max, "take_ms": settings.worker_take_ms,
             "mean_window": round(int(stats.get("events", 0)) / max(int(stats.get("windows", 0)), 1), 1),
             "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
@@ -198,6 +212,11 @@ def pipeline(
             result["produced_per_s"] = round(n / produce_s, 1)
             for q in (50, 95, 99):
                 result[f"freshness_p{q}_ms"] = percentile_from_histogram(hist, q / 100)
+        result["item_side_behind_s"] = round(max(item_caught_up_ms - last, 0) / 1000, 3)
+        result.update(produced_records(worker, n))
+        if task_mark and expected > cpu_mark[0][1]:
+            tasks = int(stats.get("tasks_created", 0)) - task_mark[0]
+            result["tasks_per_event"] = round(tasks / (expected - cpu_mark[0][1]), 2)
         try:
             import psutil
             proc = psutil.Process(worker.proc.pid)
@@ -221,3 +240,28 @@ def pipeline(
         for k, v in result.items():
             typer.echo(f"{k:>20}: {v}")
 
+
+
+def item_side_done(worker: BenchWorker, r):
+    """A condition: the worker's item side has applied every record of the item-updates topic."""
+    topic = worker.settings.topic_item_updates
+
+    def done() -> bool:
+        ends = worker.end_offsets([topic])
+        return sum(ends.values()) <= worker.stat(r, "item_records")
+    return done
+
+
+def produced_records(worker: BenchWorker, events: int) -> dict[str, object]:
+    """What the worker wrote to Kafka per consumed event (changelogs, item updates, dead letters),
+    from the end offsets of every topic of this run but the events topic (issue #18's write
+    amplification)."""
+    ends = worker.end_offsets()
+    by_topic: dict[str, int] = {}
+    for topic, n in ends.items():
+        if topic == worker.settings.topic_events:
+            continue
+        name = topic.replace(worker.run_id, "").strip(".-")
+        by_topic[name] = by_topic.get(name, 0) + n
+    return {"records_produced_per_event": round(sum(by_topic.values()) / max(events, 1), 3),
+            "records_produced": by_topic}

@@ -56,6 +56,7 @@ class BenchWorker:
         self.stats_key = self.keys.stats("worker")
         self.loglevel, self.profile = loglevel, profile
         self.proc: subprocess.Popen | None = None
+        self._offsets = None  # a kafka-python consumer for end offsets, made on first use
 
     def start(self) -> None:
         prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
@@ -79,12 +80,32 @@ class BenchWorker:
                 self.proc.kill()
                 self.proc.wait(10)
 
+    def end_offsets(self, topics: list[str] | None = None) -> dict[str, int]:
+        """Sum over partitions of the end offset of ``topics`` (default: every topic of this run)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        from freshrec.kafka_security import kafka_python_config
+
+        if self._offsets is None:
+            self._offsets = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
+                                          client_id=f"bench-offsets-{self.run_id}", **kafka_python_config(self.settings))
+        consumer = self._offsets
+        names = topics if topics is not None else [t for t in consumer.topics() if self.run_id in t]
+        tps = [TopicPartition(t, p) for t in names for p in (consumer.partitions_for_topic(t) or ())]
+        out = dict.fromkeys(names, 0)
+        for tp, end in consumer.end_offsets(tps).items():
+            out[tp.topic] += end
+        return out
+
     def cleanup(self, r) -> None:
         """Delete this run's topics, Redis keys and worker state folder (best effort)."""
         from kafka import KafkaAdminClient
 
         from freshrec.kafka_security import kafka_python_config
 
+        if self._offsets is not None:
+            self._offsets.close()
+            self._offsets = None
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
                                      client_id=f"bench-cleanup-{self.run_id}", **kafka_python_config(self.settings))

@@ -168,6 +168,20 @@ class DeltaBatch(msgspec.Struct, array_like=True):
                 yield item, share.delta
 
 
+def encode_batches(batch: DeltaBatch, max_bytes: int = 512 * 1024) -> list[bytes]:
+    """``batch`` encoded as one or more records of at most about ``max_bytes`` (Kafka refuses records
+    over its request size, and a large window's deltas for one partition can pass it). It is split by
+    item: all of one item's shares stay in one record, in order, which is all the item side needs."""
+    data = encode(batch)
+    items = list(batch.items) + [i for i in batch.sourced if i not in batch.items]
+    if len(data) <= max_bytes or len(items) < 2:
+        return [data]
+    half = set(items[: len(items) // 2])
+    parts = [DeltaBatch({i: d for i, d in batch.items.items() if (i in half) == side},
+                        {i: s for i, s in batch.sourced.items() if (i in half) == side}) for side in (True, False)]
+    return [chunk for part in parts for chunk in encode_batches(part, max_bytes)]
+
+
 class NeighborList(msgspec.Struct, array_like=True):
     """What every worker's scorer gets for one item (value of the global ``neighbors`` table)."""
 

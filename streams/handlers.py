@@ -17,12 +17,12 @@ from producers.schema import CatalogItem, decode_item
 from models.online import checkpoint as online_checkpoint
 from models.online.counters import AbCounters
 from streams.covis import CovisPolicy, ItemDelta, ItemStats, NeighborList, SourcedDelta, decode_batch, \
-    decode_neighbors, decode_stats, encode
+    decode_neighbors, decode_stats, encode, encode_batches
 from streams.gc_tune import settle_after_recovery
-from streams.metrics import WorkerMetrics
+from streams.metrics import TaskCounter, WorkerMetrics
 from streams.keys import RecItem, RecList
 from streams.processor import EventProcessor
-from streams.routing import DeadLetter, route_event, route_item
+from streams.routing import DeadLetter, route_item, route_record
 from streams.session import decode_state, encode_state
 from streams.tables import key_partition
 from streams.trending import trending
@@ -48,7 +48,7 @@ class Handlers:
         self.dirty_items: set[str] = set()
         self.popularity: dict[str, tuple[float, int]] = {}
         self.categories: dict[str, str] = {}
-        self._pending_freshness: dict[str, int] = {}
+        self._pending: dict[str, int] = {}  # stats counters not yet in Redis (freshness buckets, ...)
         self._first_window_ms: int | None = None
         self.item_partitions = settings.topic_partitions
         self.user_ttl_ms = settings.rec_user_ttl_s * 1000
@@ -60,6 +60,9 @@ class Handlers:
         self.offsets: dict[str, int] = {}
         self.checkpoint_dir = settings.resolved_online_checkpoint_dir
         self.metrics = WorkerMetrics()
+        # Only a worker that runs the users side scores: an items-only worker keeps no model state.
+        self.scores = settings.runs("users")
+        self.tasks = TaskCounter()
         self.restored = self.restore_online()
 
     def bind(self, topics, tables) -> None:
@@ -67,16 +70,26 @@ class Handlers:
         self.tables = tables
 
     # --- events: route, session state, learn, pairs, score, write ---------------------------
+    def route(self, event) -> tuple[list, int]:
+        """A record's events with their places in the log, and how many there are (the take window's
+        weight, streams/take.py). A record is one event or a pack (producers/schema.py); an event's
+        place, (partition, offset * PACK_SLOTS + index), is the item side's dedup key."""
+        msg = event.message
+        routed = route_record(event.value, event.key, topic=msg.topic, partition=msg.partition,
+                              offset=msg.offset, partitions=self.item_partitions)
+        return [(ev, (msg.partition, seq)) for ev, seq in routed], len(routed)
+
     async def on_events(self, window) -> None:
+        """``window``: ``[(faust event, [(event or dead letter, place), ...]), ...]`` in log order."""
         started = now_ms()
-        routed = []
-        for event in window:
+        routed, places = [], []
+        offsets = self.offsets
+        for event, decoded in window:
+            for ev, place in decoded:
+                routed.append(ev)
+                places.append(place)
             msg = event.message
-            routed.append(route_event(event.value, event.key, topic=msg.topic, partition=msg.partition,
-                                      offset=msg.offset))
-        for event in window:
-            msg = event.message
-            self.offsets[f"{msg.topic}:{msg.partition}"] = msg.offset
+            offsets[f"{msg.topic}:{msg.partition}"] = msg.offset
         sessions = self.tables.sessions
 
         def get_state(user: str):
@@ -87,19 +100,20 @@ class Handlers:
         self.ab.count(out.kept)
         # Crash safety: the item deltas go first and the session rows (which make a re-delivered event
         # a duplicate) only once Kafka has acknowledged them, below; docs/reliability.md.
-        delta_acks = await self.send_item_deltas(window, routed, out)
+        delta_acks = await self.send_item_deltas(routed, places, out)
         for dl in out.dead_letters:
             await self.send_dead_letter(dl)
         write_ts = now_ms()
         lists = self.processor.recommend(out, write_ts)
         keys = self.writer.keys
-        stats = {"windows": 1, "events": len(window), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
+        stats = {"windows": 1, "records": len(window), "events": len(routed), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
                  "duplicates": out.duplicates, "lists": len(lists)}
-        stats.update(self._pending_freshness)
-        self._pending_freshness = {}
-        gauges = {"last_write_ms": write_ts}
+        stats.update(self._pending)
+        self._pending = {}
+        gauges = {"last_write_ms": write_ts, "tasks_created": self.tasks.created}
         if self._first_window_ms is None:
             self._first_window_ms = gauges["first_window_ms"] = started
+            self.tasks.install(asyncio.get_running_loop())
             settle_after_recovery()  # tables are recovered once events flow (streams/gc_tune.py)
         if out.event_ts:
             gauges["last_event_ts"] = max(out.event_ts)
@@ -111,7 +125,7 @@ class Handlers:
         await self.save_sessions(out, delta_acks)
         # Freshness ends when Redis has the list: measured now, flushed with the next window's counters.
         done = time.time() * 1000
-        pending = self._pending_freshness
+        pending = self._pending
         for ts in out.event_ts:
             b = freshness_bucket(done - ts)
             pending[b] = pending.get(b, 0) + 1
@@ -119,14 +133,15 @@ class Handlers:
                                     duplicates=out.duplicates, lists=len(lists), seconds=(done - started) / 1000,
                                     freshness_ms=[done - ts for ts in out.event_ts])
 
-    async def send_item_deltas(self, window, routed, out) -> list:
+    async def send_item_deltas(self, routed, places, out) -> list:
         """Send the window's item deltas, one batch per item partition, each event's share tagged with
-        the event's partition and offset (the item side's dedup); returns the sends' futures."""
-        source = {id(ev): (event.message.partition, event.message.offset) for event, ev in zip(window, routed)}
+        the event's partition and place in it (the item side's dedup); returns the sends' futures."""
+        source = {id(ev): place for ev, place in zip(routed, places)}
         topic, acks = self.topics.item_updates, []
         for partition, batch in out.deltas.batches(self.item_partitions, key_partition,
                                                    lambda ev: source.get(id(ev))).items():
-            acks.append(await topic.send(key=b"p%d" % partition, value=encode(batch), partition=partition))
+            for value in encode_batches(batch):
+                acks.append(await topic.send(key=b"p%d" % partition, value=value, partition=partition))
         return acks
 
     async def save_sessions(self, out, delta_acks: list) -> None:
@@ -149,8 +164,8 @@ class Handlers:
         await self.topics.dead_letter.send(key=dl.key, value=dl.value, headers=dl.headers())
 
     async def flush_stats(self) -> None:
-        if self._pending_freshness:
-            stats, self._pending_freshness = self._pending_freshness, {}
+        if self._pending:
+            stats, self._pending = self._pending, {}
             await self.writer.write_lists([], 0, stats=stats)
         await self.flush_ab()
 
@@ -200,6 +215,7 @@ class Handlers:
 
     # --- item side: co-visitation and popularity ---------------------------------------------
     async def on_item_updates(self, window) -> None:
+        self._pending["item_records"] = self._pending.get("item_records", 0) + len(window)
         # Per item, in arrival order: (item-updates offset, the share's events partition/offset or None).
         merged: dict[str, list[tuple[int, SourcedDelta | None, ItemDelta]]] = {}
         for event in window:
@@ -265,7 +281,8 @@ class Handlers:
         return published
 
     def apply_neighbors(self, item: str, nb: NeighborList | None) -> None:
-        self.processor.model.set_neighbors(item, nb)
+        if self.scores:
+            self.processor.model.set_neighbors(item, nb)
         if nb is None:
             self.popularity.pop(item, None)
         else:
@@ -339,10 +356,12 @@ class Handlers:
     def apply_item(self, item_id: str, item: CatalogItem | None) -> None:
         if item is None:
             self.categories.pop(item_id, None)
-            self.processor.model.remove_item(item_id)
+            if self.scores:
+                self.processor.model.remove_item(item_id)
             return
         self.categories[item_id] = item.leaf_category
-        self.processor.model.learn_item(item)
+        if self.scores:
+            self.processor.model.learn_item(item)
 
     async def on_catalog_changelog(self, event) -> None:
         try:

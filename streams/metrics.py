@@ -72,3 +72,33 @@ class WorkerMetrics:
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         """Expose ``/metrics`` on ``port`` in a background thread (Prometheus scrapes it)."""
         start_http_server(port, addr=addr, registry=self.registry)
+
+
+class TaskCounter:
+    """Counts the asyncio tasks created on a loop (the bench reports tasks per event: each costs a
+    few loop callbacks, and Faust creates several per record). Wraps the loop's task factory."""
+
+    def __init__(self) -> None:
+        self.created = 0
+        self._loop = None
+
+    def install(self, loop) -> None:
+        if self._loop is loop:
+            return
+        self._loop = loop
+        inner = loop.get_task_factory()
+
+        def factory(loop, coro, **kwargs):
+            self.created += 1
+            if inner is not None:
+                return inner(loop, coro, **kwargs)
+            return _Task(coro, loop=loop, **kwargs)
+        loop.set_task_factory(factory)
+
+
+def _task_class():
+    import asyncio
+    return asyncio.Task
+
+
+_Task = _task_class()

@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from producers.schema import ID_PATTERN, MAX_ID_LEN, CatalogItem, Event, EventError, decode_event, decode_item
+import msgspec
+
+from producers.schema import ID_PATTERN, MAX_ID_LEN, PACK_SLOTS, CatalogItem, Event, EventError, decode_event, \
+    decode_item, is_pack, split_pack
+from streams.tables import key_partition
 
 MAX_RAW_BYTES = 64 * 1024
+MAX_PACK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -25,15 +30,20 @@ class DeadLetter:
     topic: str = ""
     partition: int = -1
     offset: int = -1
+    #: The event's place in its pack record (-1: the record held one event).
+    index: int = -1
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [
+        out = [
             ("x-error-field", self.field.encode()),
             ("x-error-reason", self.reason.encode()[:1000]),
             ("x-source-topic", self.topic.encode()),
             ("x-source-partition", str(self.partition).encode()),
             ("x-source-offset", str(self.offset).encode()),
         ]
+        if self.index >= 0:
+            out.append(("x-source-pack-index", str(self.index).encode()))
+        return out
 
 
 def _as_bytes(value: object) -> bytes | None:
@@ -64,6 +74,55 @@ def route_event(value: object, key: object = None, *, topic: str = "", partition
         # A key other than the user would put the user's events on two partitions: two session states.
         return DeadLetter(raw, rawkey, "key", f"message key must be the user_id {event.user_id!r}", **where)
     return event
+
+
+def route_record(value: object, key: object = None, *, topic: str = "", partition: int = -1, offset: int = -1,
+                 partitions: int = 0) -> list[tuple[Event | DeadLetter, int]]:
+    """Every event of one events-topic record with its place in the log, ``offset * PACK_SLOTS + index``
+    (the item side's exactly-once watermark, streams/covis.py). A one-event record is :func:`route_event`;
+    a pack is split and each event validated on its own; an event whose user does not hash to the
+    record's partition (of ``partitions``) is dead-lettered, since its session lives on another partition."""
+    base = offset * PACK_SLOTS if offset >= 0 else -1
+    raw = _as_bytes(value)
+    if raw is None or not is_pack(raw):
+        return [(route_event(value, key, topic=topic, partition=partition, offset=offset), base)]
+    where = {"topic": topic, "partition": partition, "offset": offset}
+    if len(raw) > MAX_PACK_BYTES:
+        return [(DeadLetter(raw, None, "$", f"pack of {len(raw)} bytes exceeds {MAX_PACK_BYTES}", **where), base)]
+    try:
+        parts = split_pack(raw)
+    except EventError as exc:
+        return [(DeadLetter(raw, None, exc.field, exc.reason, **where), base)]
+    out: list[tuple[Event | DeadLetter, int]] = []
+    for index, part in enumerate(parts):
+        seq = base + index if base >= 0 else -1
+        ev = route_event(part, None, **where)
+        if isinstance(ev, Event) and partitions and partition >= 0 \
+                and key_partition(ev.user_id, partitions) != partition:
+            ev = DeadLetter(part, None, "user_id", f"user {ev.user_id!r} belongs to partition "
+                            f"{key_partition(ev.user_id, partitions)}, not this pack's {partition}: a pack "
+                            "holds only users of the partition it is sent to", **where)
+        if isinstance(ev, DeadLetter):
+            ev.index = index
+            ev.key = ev.key or _user_key(part)
+        out.append((ev, seq))
+    return out
+
+
+def _user_key(raw: bytes) -> bytes | None:
+    # A dead letter from a pack is re-sendable on its own: keyed by its user when that much is readable.
+    try:
+        user = _user_only.decode(raw).user_id
+    except Exception:  # noqa: BLE001 - no readable user id: no key
+        return None
+    return user.encode() if isinstance(user, str) and user else None
+
+
+class _UserOnly(msgspec.Struct):
+    user_id: object = None
+
+
+_user_only = msgspec.json.Decoder(_UserOnly)
 
 
 def route_item(value: object, key: object = None, *, topic: str = "", partition: int = -1,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import faust
 from faust.types import EventT
@@ -30,8 +31,11 @@ from streams.expiry import IdleIndex
 ChangelogHook = Callable[[EventT], Awaitable[None]]
 
 
+@lru_cache(maxsize=1 << 18)
 def key_partition(key: str | bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (so tables line up with their topics)."""
+    """The partition Kafka's default partitioner gives ``key`` (so tables line up with their topics).
+    Cached: kafka-python's murmur2 is pure Python (~3 us), and the worker asks for every user and
+    every item of every window, a few hundred thousand times a second at full speed."""
     data = key.encode() if isinstance(key, str) else key
     return (murmur2(data) & 0x7FFFFFFF) % partitions
 
@@ -81,15 +85,23 @@ class KeyPartitionedGlobalTable(faust.GlobalTable):
 
 @dataclass(frozen=True)
 class Tables:
-    sessions: SessionsTable
-    item_stats: faust.Table
+    """A worker's tables; ``sessions`` only where it runs the users side, ``item_stats`` the items side."""
+
+    sessions: SessionsTable | None
+    item_stats: faust.Table | None
     neighbors: faust.GlobalTable
     catalog: faust.GlobalTable
 
 
-def _table(app: faust.App, cls, name: str, **kwargs):
+def _table(app: faust.App, settings: Settings, cls, name: str, **kwargs):
     # app.Table / app.GlobalTable always build the configured class; ours differ in partitioning only.
-    return app.tables.add(cls(app, name=name, beacon=app.tables.beacon, **kwargs))
+    table = cls(app, name=name, beacon=app.tables.beacon, **kwargs)
+    # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys, so a
+    # user's changelog partition is the partition of the user's events. The changelog is named after
+    # worker_app_id, not the role's app id: a users and an items worker share the global tables.
+    table.key_serializer = "raw"
+    table.changelog_topic = raw_keyed(table.changelog_topic, f"{settings.worker_app_id}-{name}-changelog")
+    return app.tables.add(table)
 
 
 def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHook,
@@ -103,33 +115,29 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
     glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1,
             "synchronize_all_active_partitions": True}
     tables = Tables(
-        sessions=_table(app, SessionsTable, "sessions", partitions=n, help="user -> session state", **raw),
-        item_stats=_table(app, KeyPartitionedTable, "item-stats", partitions=n,
-                          help="item -> decayed co-visitation counts", **raw),
-        neighbors=_table(app, KeyPartitionedGlobalTable, "neighbors", on_changelog_event=on_neighbors,
+        sessions=_table(app, settings, SessionsTable, "sessions", partitions=n, help="user -> session state",
+                        **raw) if settings.runs("users") else None,
+        item_stats=_table(app, settings, KeyPartitionedTable, "item-stats", partitions=n,
+                          help="item -> decayed co-visitation counts", **raw) if settings.runs("items") else None,
+        neighbors=_table(app, settings, KeyPartitionedGlobalTable, "neighbors", on_changelog_event=on_neighbors,
                          help="item -> published neighbour lists", **glob, **raw),
-        catalog=_table(app, KeyPartitionedGlobalTable, "catalog", on_changelog_event=on_catalog,
+        catalog=_table(app, settings, KeyPartitionedGlobalTable, "catalog", on_changelog_event=on_catalog,
                        help="item -> catalog item JSON", **glob, **raw),
     )
-    if settings.session_idle_ttl_s > 0:
+    if settings.session_idle_ttl_s > 0 and tables.sessions is not None:
         tables.sessions.idle = IdleIndex(settings.session_idle_ttl_s)
         tables.sessions.source_topic = settings.topic_events
         tables.sessions.on_recover(tables.sessions.adopt_recovered)
-    for table in (tables.sessions, tables.item_stats, tables.neighbors, tables.catalog):
-        # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys,
-        # so a user's changelog partition is the partition of the user's events.
-        table.key_serializer = "raw"
-        table.changelog_topic = raw_keyed(table.changelog_topic)
     return tables
 
 
-def raw_keyed(changelog):
+def raw_keyed(changelog, name: str | None = None):
     """The changelog topic with raw keys. Faust's ``derive`` drops the options it does not list, and
     ``acks=False`` among them: with acks on, a changelog counts as a consumed source, so every offset
     gap met while reading it (compaction leaves many in the global tables' changelogs, re-read all the
     time) went into Faust's never-committed gap tree, rebuilt on each gap. In a 30-minute soak that
     tree took 91 % of the worker's CPU by minute 20 (profiled): commits of 85 s, the worker falling
     behind and its RSS growing (issue #10)."""
-    topic = changelog.derive(key_serializer="raw")
+    topic = changelog.derive(key_serializer="raw", **({"topics": [name]} if name else {}))
     topic.acks, topic.maxsize, topic.allow_empty = changelog.acks, changelog.maxsize, changelog.allow_empty
     return topic

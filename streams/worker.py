@@ -18,6 +18,10 @@ def worker(
                                     help="module:factory of the model the worker drives."),
     web_port: int = typer.Option(None, "--web-port", min=0, max=65535, envvar=f"{ENV_PREFIX}WORKER_WEB_PORT",
                                  help="Faust web port; 0 disables the web server."),
+    role: str = typer.Option(None, "--role", envvar=f"{ENV_PREFIX}WORKER_ROLE",
+                             help="users (events -> sessions -> lists), items (co-visitation, neighbour lists, "
+                                  "catalog) or all (default): run the two sides as separate processes to scale "
+                                  "them apart."),
     loglevel: str = typer.Option("warning", "--loglevel", help="Faust log level (debug, info, warning, error)."),
 ) -> None:
     """Consume events and catalog updates, keep sessions, co-visitation and trending in Faust tables,
@@ -25,7 +29,7 @@ def worker(
     from pydantic import ValidationError
 
     overrides = {k: v for k, v in {"worker_app_id": app_id, "worker_recommender": recommender,
-                                   "worker_web_port": web_port}.items() if v is not None}
+                                   "worker_web_port": web_port, "worker_role": role}.items() if v is not None}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
@@ -64,7 +68,7 @@ def worker(
     if created:
         log.info("created topics %s", ", ".join(created))
     pipeline = build(settings, recommender)
-    typer.echo(f"worker {settings.worker_app_id}: {settings.topic_events} -> "
+    typer.echo(f"worker {settings.worker_group} ({settings.worker_role}): {settings.topic_events} -> "
                f"{redact_url(settings.redis_url)} prefix {settings.redis_prefix!r}", err=True)
     if settings.worker_metrics_port:
         pipeline.handlers.metrics.serve(settings.worker_metrics_port)

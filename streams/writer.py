@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 FRESHNESS_BUCKETS_MS: tuple[float, ...] = tuple(round(0.5 * 2 ** (i / 4), 2) for i in range(68))
 
 
+#: Lists per script call: a script blocks Redis while it runs, so a large window is cut into calls
+#: that let other clients' reads in between (a few ms each at most).
+WRITE_CHUNK = 1000
+
+
 def freshness_bucket(ms: float) -> str:
     i = bisect.bisect_left(FRESHNESS_BUCKETS_MS, ms)
     return f"fh:{FRESHNESS_BUCKETS_MS[i]}" if i < len(FRESHNESS_BUCKETS_MS) else "fh:inf"
@@ -72,12 +77,15 @@ class RedisWriter:
     async def write_lists(self, lists: list[tuple[str, RecList]], ttl_ms: int, *,
                           stats: dict[str, int] | None = None, gauges: dict[str, object] | None = None) -> int:
         """Write ``(key, list)`` pairs if newer; bump counters in the same round trip. Returns #written."""
+        chunks = [lists[i:i + WRITE_CHUNK] for i in range(0, len(lists), WRITE_CHUNK)] if len(lists) > 1 else []
+
         def build(pipe, sha):
-            if len(lists) > 1:  # one script call for the whole window (WRITE_MANY_IF_NEWER_LUA)
-                args: list[object] = [ttl_ms]
-                for _, rec in lists:
-                    args += (rec.event_ts, encode_rec_list(rec))
-                pipe.evalsha(self._sha_many, len(lists), *[key for key, _ in lists], *args)
+            if chunks:  # one script call per chunk of the window (WRITE_MANY_IF_NEWER_LUA)
+                for chunk in chunks:
+                    args: list[object] = [ttl_ms]
+                    for _, rec in chunk:
+                        args += (rec.event_ts, encode_rec_list(rec))
+                    pipe.evalsha(self._sha_many, len(chunk), *[key for key, _ in chunk], *args)
             else:
                 for key, rec in lists:
                     pipe.evalsha(sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
@@ -88,8 +96,8 @@ class RedisWriter:
             if gauges:
                 pipe.hset(self.stats_key, mapping=gauges)
         results = await self.execute(build)
-        if len(lists) > 1:
-            return int(results[0])
+        if chunks:
+            return sum(int(r) for r in results[: len(chunks)])
         return sum(1 for r in results[: len(lists)] if r == 1)
 
     async def record_freshness(self, freshness_ms: list[float]) -> None:

@@ -82,3 +82,19 @@ def test_popularity_does_not_depend_on_the_order_of_deltas():
     for x in reversed(deltas):
         policy.apply(backward, x)
     assert backward.popularity == pytest.approx(forward.popularity, rel=1e-12)
+
+
+def test_large_delta_batches_split_by_item_into_records_under_the_bound():
+    from streams.covis import DeltaBatch, ItemDelta, SourcedDelta, decode_batch, encode_batches
+
+    sourced = {f"i{n}": [SourcedDelta(0, k, ItemDelta(ts=k, views=1.0, similar={f"j{m}": 1.0 for m in range(20)}))
+                         for k in range(3)] for n in range(200)}
+    batch = DeltaBatch({}, sourced)
+    records = encode_batches(batch, max_bytes=8 * 1024)
+    assert len(records) > 1 and all(len(r) <= 8 * 1024 for r in records)
+    merged: dict = {}
+    for r in records:
+        for item, shares in decode_batch(r).sourced.items():
+            assert item not in merged  # an item's shares stay in one record
+            merged[item] = shares
+    assert merged == sourced

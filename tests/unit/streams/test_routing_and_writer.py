@@ -60,3 +60,44 @@ def test_freshness_histogram_percentiles_are_bucket_upper_bounds():
     assert 1.0 <= p50 < 1.2
     assert 50.0 <= p99 < 60.0
     assert percentile_from_histogram({}, 0.5) is None
+
+
+def _pack_event(user: str, n: int) -> bytes:
+    return (b'{"event_id":"e%d","ts":1700000000000,"user_id":"%s","type":"view","item_id":"i%d"}'
+            % (n, user.encode(), n))
+
+
+def test_a_pack_routes_each_event_with_its_place_in_the_log():
+    from producers.schema import PACK_SLOTS, encode_pack
+    from streams.routing import route_record
+    from streams.tables import key_partition
+
+    users = [u for u in (f"u{i}" for i in range(50)) if key_partition(u, 4) == 1][:3]
+    value = encode_pack([_pack_event(u, i) for i, u in enumerate(users)])
+    routed = route_record(value, None, topic="t", partition=1, offset=7, partitions=4)
+    assert [ev.user_id for ev, _ in routed] == users
+    assert [seq for _, seq in routed] == [7 * PACK_SLOTS + i for i in range(3)]
+
+
+def test_a_bad_event_in_a_pack_is_dead_lettered_alone_and_a_user_of_another_partition_too():
+    from producers.schema import encode_pack
+    from streams.routing import route_record
+    from streams.tables import key_partition
+
+    here = next(u for u in (f"u{i}" for i in range(50)) if key_partition(u, 4) == 2)
+    elsewhere = next(u for u in (f"u{i}" for i in range(50)) if key_partition(u, 4) != 2)
+    bad = b'{"event_id":"x","ts":1,"user_id":"%s","type":"view","item_id":"i"}' % here.encode()
+    value = encode_pack([_pack_event(here, 1), bad, _pack_event(elsewhere, 2)])
+    routed = [ev for ev, _ in route_record(value, None, topic="t", partition=2, offset=0, partitions=4)]
+    assert routed[0].user_id == here
+    assert isinstance(routed[1], DeadLetter) and routed[1].field == "ts" and routed[1].index == 1
+    assert routed[1].value == bad and routed[1].key == here.encode()  # re-sendable on its own
+    assert ("x-source-pack-index", b"1") in routed[1].headers()
+    assert isinstance(routed[2], DeadLetter) and routed[2].field == "user_id" and "partition" in routed[2].reason
+
+
+def test_an_unreadable_pack_is_one_dead_letter():
+    from streams.routing import route_record
+
+    routed = route_record(b'[{"a":', None, topic="t", partition=0, offset=3, partitions=4)
+    assert len(routed) == 1 and isinstance(routed[0][0], DeadLetter) and routed[0][0].value == b'[{"a":'

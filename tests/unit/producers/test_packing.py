@@ -1,0 +1,83 @@
+"""Event packs: grouping per partition, lone events as plain keyed records, linger from a thread."""
+
+from __future__ import annotations
+
+import threading
+
+import msgspec
+import pytest
+
+from producers.packing import LingeringPacker, PackBuffer
+from producers.schema import PACK_MAX_EVENTS, encode_pack, is_pack, split_pack
+
+
+def test_a_pack_closes_at_max_events_and_keeps_order():
+    buf = PackBuffer(max_events=3)
+    assert buf.add(0, b"u1", b'{"a":1}') is None
+    assert buf.add(1, b"u2", b'{"b":1}') is None
+    assert buf.add(0, b"u3", b'{"a":2}') is None
+    part, key, value = buf.add(0, b"u4", b'{"a":3}')
+    assert (part, key) == (0, None) and msgspec.json.decode(value) == [{"a": 1}, {"a": 2}, {"a": 3}]
+    assert len(buf) == 1  # partition 1's event is still open
+
+
+def test_a_lone_event_leaves_as_a_plain_record_keyed_by_its_user():
+    buf = PackBuffer(max_events=10)
+    buf.add(2, b"u9", b'{"x":1}')
+    assert buf.take() == [(2, b"u9", b'{"x":1}')]
+    assert buf.take() == []
+
+
+def test_take_only_packs_opened_before_the_cutoff():
+    buf = PackBuffer(max_events=10)
+    buf.add(0, b"a", b"{}", now=1.0)
+    buf.add(1, b"b", b"{}", now=5.0)
+    assert [p for p, _, _ in buf.take(older_than=2.0)] == [0]
+    assert [p for p, _, _ in buf.take()] == [1]
+
+
+def test_a_pack_closes_at_max_bytes():
+    buf = PackBuffer(max_events=100, max_bytes=20)
+    assert buf.add(0, b"a", b'{"v":"0123456789"}') is None
+    assert buf.add(0, b"b", b'{"v":"0123456789"}') is not None
+
+
+def test_max_events_is_bounded_by_the_contract():
+    with pytest.raises(ValueError):
+        PackBuffer(max_events=PACK_MAX_EVENTS + 1)
+    with pytest.raises(ValueError):
+        encode_pack([b"{}"] * (PACK_MAX_EVENTS + 1))
+
+
+def test_split_pack_round_trips_raw_events():
+    raw = [b'{"a":1}', b'{"b":[1,2]}']
+    packed = encode_pack(raw)
+    assert is_pack(packed) and not is_pack(raw[0])
+    assert split_pack(packed) == raw
+
+
+def test_lingering_packer_sends_a_partial_pack_after_the_linger():
+    sent: list = []
+    done = threading.Event()
+
+    def send(record):
+        sent.append(record)
+        done.set()
+    packer = LingeringPacker(send, max_events=100, linger_s=0.01)
+    try:
+        packer.add(0, b"u1", b'{"a":1}')
+        packer.add(0, b"u2", b'{"a":2}')
+        assert done.wait(5), "the flusher thread never sent the open pack"
+        assert len(sent) == 1 and msgspec.json.decode(sent[0][2]) == [{"a": 1}, {"a": 2}]
+    finally:
+        packer.close()
+
+
+def test_lingering_packer_flush_sends_everything_now():
+    sent: list = []
+    packer = LingeringPacker(sent.append, max_events=100, linger_s=3600)
+    packer.add(0, b"u1", b"{}")
+    packer.add(3, b"u2", b"{}")
+    packer.flush()
+    assert sorted(p for p, _, _ in sent) == [0, 3]
+    packer.close()
