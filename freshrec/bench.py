@@ -17,9 +17,11 @@ app.command(name="produce")(produce)
 from serving.bench import api as bench_api, lookup as bench_lookup  # noqa: E402
 app.command(name="lookup")(bench_lookup); app.command(name="api")(bench_api)  # noqa: E702
 
-from streams.bench_pipeline import pipeline  # noqa: E402 - each benchmark registers itself below
+from freshrec.benchmarks.pipeline import pipeline  # noqa: E402 - each benchmark registers itself below
 app.command(name="pipeline")(pipeline)
 from models.deep.cli import bench as bench_deep  # noqa: E402
 app.command(name="deep")(bench_deep)
-from streams.bench_soak import soak  # noqa: E402
+from freshrec.benchmarks.soak import soak  # noqa: E402
 app.command(name="soak")(soak)
+from freshrec.benchmarks.curve import curve  # noqa: E402
+app.command(name="curve")(curve)

@@ -70,8 +70,7 @@ class BatchSender(FlushOnExit):
             part = self._partition_for(topic, key)
         packs = self._packs.get(topic)
         if packs is not None and value is not None:
-            record = packs.add(part, key, value)
-            if record is not None:
+            for record in packs.add(part, key, value):
                 self._append(topic, *record)
         else:
             self._append(topic, part, key, value)

@@ -15,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import msgspec
+
 from producers.schema import PACK_MAX_EVENTS, encode_pack
 
 #: A record to send: (partition, key or None, value).
@@ -32,27 +34,34 @@ class PackBuffer:
         # partition -> (first key, values, bytes, opened at)
         self._open: dict[int, tuple[bytes | None, list[bytes], int, float]] = {}
 
-    def add(self, partition: int, key: bytes | None, value: bytes, now: float = 0.0) -> Record | None:
-        """Add one encoded event; returns the partition's record if this event closed its pack."""
+    def add(self, partition: int, key: bytes | None, value: bytes, now: float = 0.0) -> list[Record]:
+        """Add one encoded event; returns the records it completes, in the order to send them (none
+        while its pack stays open). A value that is not one well-formed JSON object leaves at once as a
+        record of its own, after the partition's open pack (order per partition is kept): inside a
+        pack it would make the whole pack unreadable, while alone the worker dead-letters just it."""
         if self.max_events == 1:
-            return partition, key, value
+            return [(partition, key, value)]
+        if not _json_object(value):
+            return self.take(partition=partition) + [(partition, key, value)]
         entry = self._open.get(partition)
         if entry is None:
             self._open[partition] = (key, [value], len(value), now)
-            return None
+            return []
         first_key, values, size, opened = entry
         values.append(value)
         size += len(value) + 1
         if len(values) >= self.max_events or size >= self.max_bytes:
             del self._open[partition]
-            return self._record(partition, first_key, values)
+            return [self._record(partition, first_key, values)]
         self._open[partition] = (first_key, values, size, opened)
-        return None
+        return []
 
-    def take(self, older_than: float | None = None) -> list[Record]:
-        """Close and return the packs opened at or before ``older_than`` (every pack when None)."""
+    def take(self, older_than: float | None = None, partition: int | None = None) -> list[Record]:
+        """Close and return the packs opened at or before ``older_than`` (every pack when None), or
+        only ``partition``'s."""
         out = []
-        for partition in [p for p, e in self._open.items() if older_than is None or e[3] <= older_than]:
+        for partition in [p for p, e in self._open.items() if (older_than is None or e[3] <= older_than)
+                          and (partition is None or p == partition)]:
             key, values, _, _ = self._open.pop(partition)
             out.append(self._record(partition, key, values))
         return out
@@ -68,6 +77,19 @@ class PackBuffer:
         if len(values) == 1:
             return partition, key, values[0]
         return partition, None, encode_pack(values)
+
+
+_raw = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _json_object(value: bytes) -> bool:
+    if value[:1] != b"{":
+        return False
+    try:
+        _raw.decode(value)  # syntax only, no objects built: ~1 us for an event
+    except msgspec.DecodeError:
+        return False
+    return True
 
 
 class LingeringPacker:
@@ -88,10 +110,9 @@ class LingeringPacker:
     def add(self, partition: int, key: bytes | None, value: bytes) -> None:
         with self._cond:
             was_empty = not self.buffer._open
-            full = self.buffer.add(partition, key, value, self._clock())
-            if full is not None:
-                self._send(full)
-            elif was_empty:
+            for record in self.buffer.add(partition, key, value, self._clock()):
+                self._send(record)
+            if was_empty and self.buffer._open:
                 self._start()
                 self._cond.notify()
 

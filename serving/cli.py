@@ -32,7 +32,14 @@ def serve(
     from pydantic import ValidationError
 
     from freshrec.kafka_security import KafkaSecurityError, aiokafka_config
+    from freshrec.versions import SERVING, UnsupportedVersion, check
     from serving.client import RecClient
+
+    try:
+        check(SERVING)  # serving/connections.py and http_protocol.py use redis-py and uvicorn internals
+    except UnsupportedVersion as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
 
     try:
         settings = Settings()

@@ -35,6 +35,12 @@ def worker(
     except ValidationError as exc:
         _fail("invalid settings: " + "; ".join(f"FRESHREC_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
                                                for e in exc.errors()))
+    from freshrec.versions import WORKER, UnsupportedVersion, check
+
+    try:
+        check(WORKER)  # streams/seek.py, take.py, app.py patch Faust, mode and aiokafka internals
+    except UnsupportedVersion as exc:
+        _fail(str(exc))
     from streams.allocator import limit_arenas
 
     limit_arenas(settings.worker_malloc_arenas)  # before any thread starts: see streams/allocator.py

@@ -13,10 +13,10 @@ from producers.schema import PACK_MAX_EVENTS, encode_pack, is_pack, split_pack
 
 def test_a_pack_closes_at_max_events_and_keeps_order():
     buf = PackBuffer(max_events=3)
-    assert buf.add(0, b"u1", b'{"a":1}') is None
-    assert buf.add(1, b"u2", b'{"b":1}') is None
-    assert buf.add(0, b"u3", b'{"a":2}') is None
-    part, key, value = buf.add(0, b"u4", b'{"a":3}')
+    assert buf.add(0, b"u1", b'{"a":1}') == []
+    assert buf.add(1, b"u2", b'{"b":1}') == []
+    assert buf.add(0, b"u3", b'{"a":2}') == []
+    [(part, key, value)] = buf.add(0, b"u4", b'{"a":3}')
     assert (part, key) == (0, None) and msgspec.json.decode(value) == [{"a": 1}, {"a": 2}, {"a": 3}]
     assert len(buf) == 1  # partition 1's event is still open
 
@@ -38,8 +38,18 @@ def test_take_only_packs_opened_before_the_cutoff():
 
 def test_a_pack_closes_at_max_bytes():
     buf = PackBuffer(max_events=100, max_bytes=20)
-    assert buf.add(0, b"a", b'{"v":"0123456789"}') is None
-    assert buf.add(0, b"b", b'{"v":"0123456789"}') is not None
+    assert buf.add(0, b"a", b'{"v":"0123456789"}') == []
+    assert len(buf.add(0, b"b", b'{"v":"0123456789"}')) == 1
+
+
+def test_a_value_that_is_no_json_object_leaves_alone_after_the_open_pack_of_its_partition():
+    buf = PackBuffer(max_events=10)
+    buf.add(0, b"u1", b'{"a":1}')
+    buf.add(1, b"u2", b'{"b":1}')
+    out = buf.add(0, b"u3", b"\x00not json")
+    assert out == [(0, b"u1", b'{"a":1}'), (0, b"u3", b"\x00not json")]
+    assert buf.add(0, b"u4", b'{"broken": ') == [(0, b"u4", b'{"broken": ')]
+    assert len(buf) == 1  # partition 1 untouched
 
 
 def test_max_events_is_bounded_by_the_contract():

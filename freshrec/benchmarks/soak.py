@@ -22,7 +22,7 @@ from pathlib import Path
 import typer
 
 from freshrec.settings import ENV_PREFIX
-from streams.bench_worker import BenchWorker, fail
+from freshrec.benchmarks.worker import BenchWorker, fail
 
 
 def _slope_per_min(samples: list[dict], field: str, last_s: float | None = None) -> float | None:

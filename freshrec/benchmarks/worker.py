@@ -18,7 +18,7 @@ import typer
 
 from freshrec.settings import ENV_PREFIX, Settings
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def fail(msg: str) -> None:
@@ -56,29 +56,43 @@ class BenchWorker:
         self.stats_key = self.keys.stats("worker")
         self.loglevel, self.profile = loglevel, profile
         self.proc: subprocess.Popen | None = None
+        self.procs: dict[str, subprocess.Popen] = {}
         self._offsets = None  # a kafka-python consumer for end offsets, made on first use
 
-    def start(self) -> None:
-        prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
-        with open(self.log_path, "ab") as log:
-            cmd = [sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", self.loglevel]
-            self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+    def start(self, roles: tuple[str, ...] = ("all",)) -> None:
+        """One worker process per role (``("users", "items")``: the two sides as separate processes);
+        ``proc`` is the first, the one that writes the users' lists. ``--profile`` profiles that one."""
+        for n, role in enumerate(roles):
+            prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile and n == 0 else []
+            env = dict(self.env, **{ENV_PREFIX + "WORKER_ROLE": role})
+            with open(self.log_path.with_suffix(f".{role}.log") if len(roles) > 1 else self.log_path, "ab") as log:
+                cmd = [sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", self.loglevel]
+                self.procs[role] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = self.procs[roles[0]]
 
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return bool(self.procs) and all(p.poll() is None for p in self.procs.values())
+
+    def cpu_s(self) -> dict[str, float]:
+        """User + system CPU seconds of each role's process so far."""
+        import psutil
+
+        return {role: sum(psutil.Process(p.pid).cpu_times()[:2]) for role, p in self.procs.items()}
 
     def stat(self, r, field: str) -> int:
         """One counter of the worker's stats hash in Redis (0 until it is written)."""
         return int(r.hget(self.stats_key, field) or 0)
 
     def stop(self) -> None:
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
             try:
-                self.proc.wait(30)
+                proc.wait(30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+                proc.kill()
+                proc.wait(10)
 
     def end_offsets(self, topics: list[str] | None = None) -> dict[str, int]:
         """Sum over partitions of the end offset of ``topics`` (default: every topic of this run)."""
@@ -119,4 +133,5 @@ class BenchWorker:
             pass
         for key in r.scan_iter(match=f"{self.settings.redis_prefix}*", count=5000):
             r.delete(key)
-        shutil.rmtree(self.settings.cache_dir / "worker" / self.settings.worker_app_id, ignore_errors=True)
+        for suffix in ("", "-users", "-items"):
+            shutil.rmtree(self.settings.cache_dir / "worker" / (self.settings.worker_app_id + suffix), ignore_errors=True)
