@@ -98,7 +98,16 @@ def demo(
         running = ", ".join(p.name for p in parts if p.proc)
         typer.secho(f"\nFreshrec demo: open {url}", fg=typer.colors.GREEN, bold=True)
         typer.echo(f"running: {running}; logs in {log_dir}; Ctrl-C stops them all")
+        warm_up = WarmUp(settings) if any(p.name == "worker" and p.proc for p in parts) else None
+        if warm_up is not None:
+            typer.echo("the worker is warming up (joining Kafka, recovering its state: up to a minute on a first "
+                       "start); the page shows its progress until the first recommendations")
         while True:
+            if warm_up is not None and (line := warm_up.check()) is not None:
+                typer.echo(line)
+                if warm_up.done:
+                    warm_up.close()
+                    warm_up = None
             for part in parts:
                 if part.proc and part.proc.poll() is not None and not part.reported:
                     part.reported = True
@@ -111,6 +120,47 @@ def demo(
         typer.echo("\nstopping the demo…")
     finally:
         _stop(parts)
+
+
+class WarmUp:
+    """Says in the terminal when the worker starts processing and when the page has something to show."""
+
+    def __init__(self, settings: Settings, every_s: float = 2.0):
+        import redis
+
+        from streams.keys import Keys
+
+        self.keys = Keys(settings.redis_prefix)
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self.last_check = float("-inf")
+        self.processing = False
+        self.done = False
+
+    def check(self) -> str | None:
+        """A line to print when the worker reached the next stage, else None (Redis read every ``every_s``)."""
+        now = time.monotonic()
+        if self.done or now - self.last_check < self.every_s:
+            return None
+        self.last_check = now
+        try:
+            events = self.redis.hget(self.keys.stats("worker"), "events")
+            trending = self.redis.exists(self.keys.trending())
+        except Exception:  # noqa: BLE001 - progress output only; the page says more
+            return None
+        elapsed = now - self.started
+        if trending:
+            self.done = True
+            return (f"worker ready after {elapsed:.0f} s ({int(events or 0):,} events processed): "
+                    "the page shows recommendations")
+        if events is not None and not self.processing:
+            self.processing = True
+            return f"worker processing events after {elapsed:.0f} s; the first lists follow in seconds"
+        return None
+
+    def close(self) -> None:
+        self.redis.close()
 
 
 def _interrupt(signum, frame) -> None:

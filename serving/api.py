@@ -24,7 +24,7 @@ from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.events import KafkaEventSink, SinkUnavailable
 from serving.fastpath import PATH, RecommendationsFastPath, recommendations_body
 from serving.metrics import ApiMetrics, MetricsMiddleware
-from serving.page import INDEX_NO_ITEMS, render_page
+from serving.page import render_page, render_warming
 from serving.stats import LivePanel
 
 MAX_EVENT_BYTES = 64 * 1024
@@ -134,24 +134,28 @@ def create_app(settings: Settings | None = None, *, client: RecClient | None = N
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/stats", summary="Live figures for the demo panel; null when the worker has not written them")
-    async def stats(request: Request) -> Response:
+    async def live_figures(rc: RecClient) -> dict:
         cached = stats_cache.get("panel")
         if cached and time.monotonic() - cached[0] < STATS_TTL_S:
-            return _json(cached[1])
-        rc: RecClient = request.app.state.client
+            return cached[1]
         try:
             figures = panel.figures(await rc.get_hashes("stats"), await rc.get_hashes("ab"))
         except REDIS_ERRORS:  # the panel shows "-" while Redis is down
             figures = panel.figures({}, {})
         stats_cache["panel"] = (time.monotonic(), figures)
-        return _json(figures)
+        return figures
+
+    @app.get("/stats", summary="Live figures for the demo panel; null when the worker has not written them")
+    async def stats(request: Request) -> Response:
+        return _json(await live_figures(request.app.state.client))
 
     @app.get("/", include_in_schema=False)
     async def index(request: Request, user: str | None = None) -> Response:
         recs = await request.app.state.client.get_recommendations(None, None, 1)
         if not recs.items:
-            return HTMLResponse(INDEX_NO_ITEMS)
+            # nothing trending yet: a starting worker, said so, with how far it has got
+            figures = await live_figures(request.app.state.client)
+            return HTMLResponse(render_warming(figures["events_total"]))
         suffix = "?" + urlencode({"user": user}) if user else ""
         return RedirectResponse(f"/p/{recs.items[0].item}{suffix}", status_code=307)
 

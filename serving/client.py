@@ -40,6 +40,9 @@ MAX_K = 100
 #: what a Redis outage or a slow Redis raises through redis.asyncio
 REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 DISCOVER_S = 30.0
+# Until a first stats/ab key exists, look again after this long: caching "none yet" for DISCOVER_S
+# kept the demo's live panel at "-" for half a minute after the worker's first write.
+DISCOVER_EMPTY_S = 1.0
 DECODED_CACHE = 4096  # lists kept decoded, by body bytes
 
 
@@ -212,7 +215,7 @@ class RecClient:
         # every DISCOVER_S, read them by name in between
         now = time.monotonic()
         cached = self._discovered.get(kind)
-        if cached is not None and now - cached[0] < DISCOVER_S:
+        if cached is not None and now - cached[0] < (DISCOVER_S if cached[1] else DISCOVER_EMPTY_S):
             return cached[1]
         found: list[str] = []
         async for key in self.redis.scan_iter(match=f"{self.keys.prefix}{kind}:*", count=1000):

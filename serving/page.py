@@ -5,6 +5,9 @@ refreshes every second, so a person sees it change as the worker reacts to their
 recommendation POSTs a click event (list id, position, variant, the items shown) and navigates; the
 new page POSTs a view event. A new list on screen POSTs one impression (the items shown), which feeds per-variant CTR.
 
+Until the worker has written anything a page could show (it joins Kafka and recovers its tables first,
+up to a minute on a first start), the index and an empty list say so, with the events it has processed.
+
 The markup carries ``data-*`` attributes (source, context item, list id) for the browser test.
 """
 
@@ -13,6 +16,29 @@ from __future__ import annotations
 from html import escape
 
 import orjson
+
+
+def warming_text(events: float | None) -> str:
+    """What the worker is doing while there is nothing to show; ``events`` is its processed-event count."""
+    if events is None:
+        return ("Waiting for the worker: it is joining Kafka and recovering its state "
+                "(up to a minute on a first start).")
+    return (f"The worker is warming up: {int(events):,} events processed so far. Recommendations appear "
+            "as soon as it has written its first lists.")
+
+
+# The same wording in the pages' scripts, which keep it current from /stats.
+_WARMING_JS = r"""
+  const warmingText = (events) => (events === null || events === undefined)
+    ? 'Waiting for the worker: it is joining Kafka and recovering its state (up to a minute on a first start).'
+    : `The worker is warming up: ${Math.trunc(events).toLocaleString('en-US')} events processed so far. ` +
+      'Recommendations appear as soon as it has written its first lists.';
+"""
+
+
+def render_warming(events: float | None) -> str:
+    """The index while nothing is trending: the worker's progress, and the first product page once there is one."""
+    return _WARMING.format(status=escape(warming_text(events)), script=_WARMING_SCRIPT)
 
 
 def render_page(item_id: str, item: dict | None, user: str | None, k: int) -> str:
@@ -65,6 +91,7 @@ dl{{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}} dt{{col
 </div>
 <aside class="card" id="panel"><h2>Live</h2><table>
 <tr><td>events/s</td><td id="p-rate">-</td></tr>
+<tr><td>events processed</td><td id="p-events">-</td></tr>
 <tr><td>freshness p50</td><td id="p-fresh">-</td></tr>
 <tr><td>this list's age</td><td id="p-age">-</td></tr>
 <tr><td>model version</td><td id="p-model">-</td></tr>
@@ -85,6 +112,8 @@ _SCRIPT = r"""
   if (!session) { session = 's-' + hex(8); sessionStorage.setItem('freshrec-session', session); }
   document.getElementById('who').textContent = 'user ' + user;
   const fmt = (v, unit, digits) => (v === null || v === undefined) ? '-' : Number(v).toFixed(digits) + unit;
+  /*WARMING*/
+  let events = null, shown = null;  // shown: items in the last list rendered (null: none yet)
   const post = (ev) => fetch('/events', {method: 'POST', keepalive: true, headers: {'content-type': 'application/json'},
     body: JSON.stringify(Object.assign({event_id: 'w' + hex(12), ts: Date.now(), user_id: user, session_id: session,
                                         page: 'detail'}, ev))}).catch(() => null);
@@ -109,9 +138,10 @@ _SCRIPT = r"""
       why.className = 'reason'; why.textContent = r.reason_text || r.reason;
       li.append(a, why); return li;
     }));
+    shown = recs.items.length;
     document.getElementById('recs-meta').textContent = recs.items.length
       ? `source: ${recs.source}${recs.context_item ? ' · based on ' + recs.context_item : ''}${recs.degraded ? ' · degraded' : ''}`
-      : 'no recommendations yet';
+      : 'No recommendations yet. ' + warmingText(events);
     document.getElementById('p-age').textContent = fmt(recs.freshness_ms === null ? null : recs.freshness_ms / 1000, ' s', 1);
     if (recs.model_version) { document.getElementById('p-model').textContent = recs.model_version; }
     if (recs.list_id && recs.items.length && !impressed.has(recs.list_id)) {
@@ -141,6 +171,10 @@ _SCRIPT = r"""
       if (!res.ok) return;
       const s = await res.json();
       document.getElementById('p-rate').textContent = fmt(s.events_per_s, '', 0);
+      events = s.events_total;
+      document.getElementById('p-events').textContent =
+        events === null || events === undefined ? '-' : Math.trunc(events).toLocaleString('en-US');
+      if (shown === 0) { document.getElementById('recs-meta').textContent = 'No recommendations yet. ' + warmingText(events); }
       document.getElementById('p-fresh').textContent = fmt(s.freshness_p50_ms, ' ms', 1);
       if (s.model_version) { document.getElementById('p-model').textContent = s.model_version; }
       const rows = Object.entries(s.variants || {}).map(([name, v]) => {
@@ -158,9 +192,27 @@ _SCRIPT = r"""
 })();
 """
 
+_SCRIPT = _SCRIPT.replace("  /*WARMING*/\n", _WARMING_JS)
 
-INDEX_NO_ITEMS = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Freshrec demo shop</title></head>
+_WARMING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Freshrec demo shop</title></head>
 <body style="font-family:system-ui,sans-serif;margin:2rem"><h1>Freshrec demo shop</h1>
-<p>No items yet: nothing is trending in Redis. Start the worker and the simulated shop
-(<code>make demo</code> does both), then reload, or open <code>/p/&lt;item id&gt;</code>.</p></body></html>
+<p>Nothing is trending yet, so there is no product to show.</p>
+<p id="warm-status" style="font-weight:600">{status}</p>
+<p style="color:#666">This page follows the worker and opens a product page by itself once there is one
+(<code>make demo</code> starts the worker and the simulated shop). You can also open <code>/p/&lt;item id&gt;</code>.</p>
+<script>{script}</script></body></html>
+"""
+
+_WARMING_SCRIPT = "(function () {" + _WARMING_JS + r"""
+  async function poll() {
+    try {
+      // the index redirects to a product page as soon as something is trending
+      const probe = await fetch(location.href, {redirect: 'manual', cache: 'no-store'});
+      if (probe.type === 'opaqueredirect') { location.reload(); return; }
+      const s = await (await fetch('/stats', {cache: 'no-store'})).json();
+      document.getElementById('warm-status').textContent = warmingText(s.events_total);
+    } catch (e) { /* the next poll retries */ }
+  }
+  setInterval(poll, 1000);
+})();
 """

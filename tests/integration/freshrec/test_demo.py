@@ -43,6 +43,11 @@ def test_demo_serves_the_page_and_stops_everything_on_ctrl_c(settings, kafka_boo
         children = psutil.Process(demo.pid).children()
         assert len(children) == 3, ([c.cmdline() for c in children], _logs(settings))  # worker, shop, api
         assert httpx.get(url + "health", timeout=5).json()["redis"] == "up"
+        # the terminal follows the worker's warm-up until the page has something to show
+        while demo.poll() is None and not any("worker ready after" in line for line in lines):
+            lines.append(demo.stdout.readline())  # the test's timeout bounds a demo that never says it
+        out_so_far = "".join(lines)
+        assert "the worker is warming up" in out_so_far and "worker ready after" in out_so_far, out_so_far
         # the shop's catalog reaches the worker, the worker writes trending, the index page finds an item
         end = time.monotonic() + 150
         page = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -186,3 +187,42 @@ async def test_outages_degrade_instead_of_failing(settings, keys):
             assert posted.status_code == 503 and posted.json()["detail"]["field"] == "kafka"
             assert (await http.get("/items/p")).status_code == 503
     await client.close()
+
+
+async def _eventually(check, timeout: float, what: str, interval: float = 0.1):
+    """The first truthy ``await check()`` within ``timeout`` seconds (a condition, not a sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        await asyncio.sleep(interval)
+
+
+async def test_stats_the_worker_writes_after_the_first_call_show_within_seconds(api, keys, redis_client):
+    # The page polls /stats from the moment it opens, usually before the worker's first write: "none
+    # yet" must not be remembered for long (it was, for 30 s: events/s stayed "-").
+    first = (await api.get("/stats")).json()
+    assert first["events_total"] is None and first["events_per_s"] is None
+    redis_client.hset(keys.stats("worker"), mapping={"events": 100})
+    async def total():
+        return (await api.get("/stats")).json()["events_total"] == 100
+    await _eventually(total, 5, "the first stats in /stats")
+    redis_client.hset(keys.stats("worker"), mapping={"events": 300})
+    async def rate():
+        return (await api.get("/stats")).json()["events_per_s"]
+    assert await _eventually(rate, 5, "events/s in /stats") > 0
+
+
+async def test_index_while_nothing_is_trending_shows_the_worker_warming_up(api, keys, write_list, redis_client):
+    page = await api.get("/")
+    assert page.status_code == 200 and "Waiting for the worker" in page.text, page.text
+    redis_client.hset(keys.stats("worker"), mapping={"events": 1234})
+    async def counted():
+        text = (await api.get("/")).text
+        return "warming up: 1,234 events processed" in text and text
+    await _eventually(counted, 5, "the processed-event count on the index")
+    write_list(keys.trending(), rec_list("a", "b"))
+    ready = await api.get("/", params={"user": "u1"})
+    assert ready.status_code == 307 and ready.headers["location"] == "/p/a?user=u1"

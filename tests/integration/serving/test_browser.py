@@ -266,3 +266,49 @@ def test_click_a_recommendation_and_the_next_page_reflects_it(stack, browser, tm
     if keep:
         shutil.copy(shot, Path(keep) / "detail-page.png")
     assert worker.exited() is None, worker.exited()
+
+
+@pytest.fixture
+def api_only(env, tmp_path):
+    """`freshrec serve` alone: the pages before any worker has written to Redis."""
+    port = free_port()
+    api = _spawn(["serve", "--port", str(port)], env, tmp_path / "api.log")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(lambda: api.poll() is not None or _health(base), 30, "the API's /health")
+        assert api.poll() is None, (tmp_path / "api.log").read_text(errors="replace")[-2000:]
+        yield base, Keys(env["FRESHREC_REDIS_PREFIX"])
+    finally:
+        _stop(api)
+
+
+def _text(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def test_pages_show_the_worker_warming_up_then_the_first_product(api_only, browser, redis_client, write_list,
+                                                                tmp_path):
+    from .lists import rec_list
+
+    base, keys = api_only
+    # a product page before the worker's first list: it says what the worker is doing instead
+    browser.get(f"{base}/p/s1?user=early")
+    _wait(lambda: "Waiting for the worker" in _text(browser, "recs-meta"), 10, "the waiting note on the page")
+    browser.get(f"{base}/")
+    assert "Waiting for the worker" in _text(browser, "warm-status")
+    redis_client.hset(keys.stats("worker"), mapping={"events": 57})  # what the worker counts first
+    _wait(lambda: "warming up: 57 events processed" in _text(browser, "warm-status"), 10,
+          "the processed-event count on the index")
+    # the first trending list: the index opens that product by itself
+    redis_client.set(keys.item("s1"), encode_item(CATALOG[0]))
+    write_list(keys.trending(), rec_list("s1", "s2", "k1", reason="trending now"))
+    _wait(lambda: browser.current_url.startswith(f"{base}/p/s1"), 10, "the index to open the first product")
+    assert _text(browser, "title") == "Trail shoe 1"
+    _wait(lambda: _text(browser, "p-events") == "57", 10, "events processed in the live panel")
+    redis_client.hincrby(keys.stats("worker"), "events", 40)
+    _wait(lambda: _text(browser, "p-rate").isdigit(), 10, "events/s in the live panel")
+    shot = tmp_path / "warm-up.png"
+    assert browser.save_screenshot(str(shot))
+    keep = os.environ.get("FRESHREC_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, Path(keep) / "warm-up.png")
