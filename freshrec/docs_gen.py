@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+import producers.schema as schema_module
 import streams.keys as keys_module
 from freshrec.config_cli import reference_markdown
 from producers.schema import SCHEMA_VERSION, CatalogItem, Event
@@ -46,6 +47,7 @@ def schemas_md() -> str:
         f"## Event schema (producers ↔ streams), version {SCHEMA_VERSION}\n\n",
         "Shop events on the events topic (key = user id) and item upserts on the compacted catalog topic ",
         "(key = item id), JSON. Invalid input goes to the dead-letter topic with the field and the reason.\n\n",
+        next(" ".join(p.split()) for p in schema_module.__doc__.split("\n\n") if "**pack**" in p), "\n\n",
         "```json\n", json.dumps(components, indent=2, sort_keys=True), "\n```\n\n",
         "## Redis key schema (streams ↔ serving)\n\n",
         (keys_module.__doc__ or "").split("\n\n", 1)[1].strip(), "\n\n",

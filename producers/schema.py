@@ -5,8 +5,8 @@ restricted to ``[A-Za-z0-9_.-]`` so that they can never smuggle Redis key separa
 characters, path segments or line breaks into the key schema downstream.
 
 A record of the events topic holds either **one event** (a JSON object, key = its user id) or a
-**pack**: a JSON array of up to :data:`PACK_MAX_EVENTS` events whose users all hash to the record's
-partition (:func:`encode_pack`; the key is ignored). The worker's cost is per Kafka record, not per
+**pack**: a JSON array of up to 10,000 events (`PACK_MAX_EVENTS`) whose users all hash to the record's
+partition (`encode_pack`; the key is ignored). The worker's cost is per Kafka record, not per
 event (issue #18: ~200 CPU-us a record in Faust), so Freshrec's own producers pack what one linger
 interval brings per partition; any other producer may keep sending single events. Each event of a
 pack is validated on its own: a bad one goes to the dead-letter topic, its neighbours are kept.

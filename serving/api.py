@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, client: RecClient | None = N
     async def lifespan(app: FastAPI):
         app.state.client = client or RecClient.from_settings(settings)
         app.state.sink = sink or KafkaEventSink(settings.kafka_bootstrap, settings.topic_events,
-                                                **aiokafka_config(settings))
+                                                pack_max=settings.producer_pack_max, **aiokafka_config(settings))
         if tune_gc:
             freeze_gc()
         try:

@@ -11,6 +11,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
+from freshrec.settings import Settings
 from serving.api import create_app
 from serving.client import RecClient
 from serving.events import KafkaEventSink
@@ -226,3 +227,32 @@ async def test_index_while_nothing_is_trending_shows_the_worker_warming_up(api, 
     write_list(keys.trending(), rec_list("a", "b"))
     ready = await api.get("/", params={"user": "u1"})
     assert ready.status_code == 307 and ready.headers["location"] == "/p/a?user=u1"
+
+
+async def test_concurrent_posts_of_one_partition_share_pack_records(kafka_bootstrap, unique):
+    """Group commit: events posted while a record of their partition is in flight leave together as
+    one pack, and every one of them reaches the topic exactly once."""
+    import asyncio
+
+    from kafka import KafkaConsumer
+
+    from producers.kafka_out import ensure_topics
+    from producers.schema import Event, decode_event, is_pack, split_pack
+
+    topic = f"test.events.pack.{unique}"
+    ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), events=topic, catalog=f"{topic}.catalog", partitions=1)
+    sink = KafkaEventSink(kafka_bootstrap, topic)
+    try:
+        events = [Event(event_id=f"p{i}", ts=1_700_000_000_000 + i, user_id=f"u{i}", item_id="i1", type="view")
+                  for i in range(60)]
+        await asyncio.gather(*(sink.send(ev) for ev in events))
+    finally:
+        await sink.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=3000)
+    records = list(consumer)
+    consumer.close()
+    got = [decode_event(raw).event_id for r in records
+           for raw in (split_pack(r.value) if is_pack(r.value) else [r.value])]
+    assert sorted(got) == sorted(ev.event_id for ev in events)
+    assert len(records) < len(events)  # some records carried several events
