@@ -32,7 +32,8 @@ class Budget:
     """How much selection may cost: ``candidates`` drawn, ``min_cases`` each in the first rung, ``eta``.
 
     27 candidates, 2,000 cases, eta 3 score 27 x 2k + 9 x 6k + 3 x 18k = 162k cases (plus the defaults
-    once more on the last rung): 1-2 CPU minutes for a session-kNN on Diginetica's validation slice."""
+    once more on the last rung). Measured on a 2-core VM (docs/benchmarks.md, "Selection"): 1-3 minutes
+    per model on Diginetica or YooChoose-1/64, one core."""
 
     candidates: int = 27
     min_cases: int = 2000

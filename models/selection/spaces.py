@@ -39,4 +39,6 @@ STREAM = {
     "recency_exponent": [0.5, 1.0, 2.0],
     "norm_exponent": [0.5, 0.6, 0.75, 0.9, 1.0],
 }
-HYBRID = {"deep_weight": [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]}
+# The hybrid shares one trained deep network among all its candidates (HybridRecommender.fit_shared), so
+# it can search the stream's settings with the deep weight at the cost of stream fits only.
+HYBRID = {**STREAM, "deep_weight": [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]}
