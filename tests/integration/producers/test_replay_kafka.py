@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from freshrec.cli import app
 from producers.schema import decode_event
+from streams.tables import key_partition
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +35,14 @@ def test_otto_sample_replays_with_equal_counts_and_per_user_order(tmp_topic, rea
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["sent"] == 862 and summary["malformed"] == 0 and summary["format"] == "otto"
-    got = read_topic(topic, 862)
+    got = read_topic(topic, 862, events=True)
     assert len(got) == 862
     per_user: dict[str, list[tuple[str, int]]] = {}
     partitions: dict[str, set[int]] = {}
-    for part, key, value in got:  # read_topic keeps each partition's order
+    for part, key, value in got:  # read_topic keeps each partition's order, and a pack's
         ev = decode_event(value)
-        assert key == ev.user_id.encode()
+        assert key in (None, ev.user_id.encode())  # a lone event keyed by its user, packed ones unkeyed
+        assert part == key_partition(ev.user_id, 4)  # ... and every one in its user's partition
         per_user.setdefault(ev.user_id, []).append((ev.item_id, ev.ts))
         partitions.setdefault(ev.user_id, set()).add(part)
     assert per_user == _source_order()
@@ -55,5 +57,5 @@ def test_resume_sends_exactly_the_rest(tmp_topic, read_topic):
     rest = runner.invoke(app, ["replay", str(OTTO), "--topic", topic, "--from", str(nxt), "--json"])
     assert rest.exit_code == 0, rest.output
     assert json.loads(rest.stdout.strip().splitlines()[-1])["sent"] == 862 - 300
-    ids = [decode_event(v).event_id for _, _, v in read_topic(topic, 862)]
+    ids = [decode_event(v).event_id for _, _, v in read_topic(topic, 862, events=True)]
     assert len(ids) == 862 and len(set(ids)) == 862

@@ -12,6 +12,7 @@ from freshrec.cli import app
 from producers.schema import CatalogItem, Event, decode_event, decode_item
 from producers.shop import Shop
 from producers.shop_cli import redis_recs_reader
+from streams.tables import key_partition
 from streams.keys import BODY_FIELD, TS_FIELD, Keys, RecItem, RecList, encode_rec_list
 
 pytestmark = pytest.mark.integration
@@ -54,9 +55,12 @@ def test_shop_cli_sends_catalog_and_events_keyed_to_their_topics(tmp_topic, read
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     n_events = summary["events"]
     assert n_events > 2000 and summary["catalog"] >= 200
-    got = read_topic(events_topic, n_events)
+    got = read_topic(events_topic, n_events, events=True)
     assert len(got) == n_events
-    assert all(key == decode_event(v).user_id.encode() for _, key, v in got)
+    assert all(key in (None, decode_event(v).user_id.encode()) for _, key, v in got)
+    parts = 4  # tmp_topic's partitions
+    assert all(part == key_partition(decode_event(v).user_id, parts) for part, _, v in got)
+    assert any(key is None for _, key, _ in got)  # --fast sends packs
     items = [decode_item(v) for _, _, v in read_topic(catalog_topic, summary["catalog"])]
     assert len(items) == summary["catalog"] and all(isinstance(i, CatalogItem) for i in items)
     seen_items = {i.item_id for i in items}
