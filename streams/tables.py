@@ -40,7 +40,18 @@ def key_partition(key: str | bytes, partitions: int) -> int:
     return (murmur2(data) & 0x7FFFFFFF) % partitions
 
 
-class KeyPartitionedTable(faust.Table):
+class SharedChangelog:
+    """A table whose changelog is named after ``worker_app_id`` rather than the role's app id, so the
+    users and the items workers (``--role``) share the global tables. Faust's assignor asks the table
+    for this name (``_changelog_topic_name``), not the topic, so the name must come from here."""
+
+    changelog_name: str | None = None
+
+    def _changelog_topic_name(self) -> str:
+        return self.changelog_name or super()._changelog_topic_name()
+
+
+class KeyPartitionedTable(SharedChangelog, faust.Table):
     def partition_for_key(self, key) -> int:
         return key_partition(key, self.changelog_topic.partitions or self.app.conf.topic_partitions)
 
@@ -78,7 +89,7 @@ class SessionsTable(KeyPartitionedTable):
             self.idle.discard_where(lambda key: self.partition_for_key(key) in fresh)
 
 
-class KeyPartitionedGlobalTable(faust.GlobalTable):
+class KeyPartitionedGlobalTable(SharedChangelog, faust.GlobalTable):
     def partition_for_key(self, key) -> int:
         return key_partition(key, self.changelog_topic.partitions or 1)
 
@@ -96,11 +107,13 @@ class Tables:
 def _table(app: faust.App, settings: Settings, cls, name: str, **kwargs):
     # app.Table / app.GlobalTable always build the configured class; ours differ in partitioning only.
     table = cls(app, name=name, beacon=app.tables.beacon, **kwargs)
+    # The changelog is named after worker_app_id, not the role's app id: a users and an items worker
+    # share the global tables (SharedChangelog).
+    table.changelog_name = f"{settings.worker_app_id}-{name}-changelog"
     # Faust would JSON-quote str keys; raw keys hash (murmur2) exactly like the producers' keys, so a
-    # user's changelog partition is the partition of the user's events. The changelog is named after
-    # worker_app_id, not the role's app id: a users and an items worker share the global tables.
+    # user's changelog partition is the partition of the user's events.
     table.key_serializer = "raw"
-    table.changelog_topic = raw_keyed(table.changelog_topic, f"{settings.worker_app_id}-{name}-changelog")
+    table.changelog_topic = raw_keyed(table.changelog_topic)
     return app.tables.add(table)
 
 
@@ -131,13 +144,13 @@ def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHo
     return tables
 
 
-def raw_keyed(changelog, name: str | None = None):
+def raw_keyed(changelog):
     """The changelog topic with raw keys. Faust's ``derive`` drops the options it does not list, and
     ``acks=False`` among them: with acks on, a changelog counts as a consumed source, so every offset
     gap met while reading it (compaction leaves many in the global tables' changelogs, re-read all the
     time) went into Faust's never-committed gap tree, rebuilt on each gap. In a 30-minute soak that
     tree took 91 % of the worker's CPU by minute 20 (profiled): commits of 85 s, the worker falling
     behind and its RSS growing (issue #10)."""
-    topic = changelog.derive(key_serializer="raw", **({"topics": [name]} if name else {}))
+    topic = changelog.derive(key_serializer="raw")
     topic.acks, topic.maxsize, topic.allow_empty = changelog.acks, changelog.maxsize, changelog.allow_empty
     return topic
