@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STATS_FLUSH_S = 1.0
 OFFSET_GUARD_S = 2.0
+NEIGHBORS_APPLY_S = 0.05
 
 
 def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers) -> dict:
@@ -44,6 +45,11 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             async for window in track(stream, take_weighted(stream, size, within, h.route)):
                 await h.on_events(window)
         registered["events"] = events
+
+        # Neighbour lists published by the items side reach the model in slices between windows.
+        @app.timer(NEIGHBORS_APPLY_S, name="apply-neighbors")
+        async def apply_neighbors():
+            await h.apply_pending_neighbors()
 
         # Every worker holds all items' popularity, so the leader alone writes the (identical) lists.
         @app.timer(settings.trending_interval_s, on_leader=True, name="publish-trending")

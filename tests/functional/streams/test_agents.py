@@ -202,3 +202,34 @@ async def test_an_event_processed_again_adds_nothing_to_the_item_side(harness):
     assert stats.sources == {1: 12}
     assert stats.similar["y"] * 2.0 ** (-(stats.ts - stats.base) / (h.handlers.covis.half_life_ms)) \
         == pytest.approx(7.0)
+
+
+async def test_neighbour_lists_from_the_changelog_queue_and_reach_the_model_in_slices(harness):
+    """Once windows flow, lists another worker published are queued (newest per item) and applied
+    between windows, a slice per loop turn, instead of holding the loop for a whole burst."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from streams.covis import NeighborList
+
+    h = harness
+    h.handlers._first_window_ms = 1  # windows flow: recovery is over
+
+    def record(item: str, other: str):
+        return SimpleNamespace(key=item.encode(), value=encode(NeighborList(ts=h.t0, popularity=1.0,
+                                                                           similar=[(other, 1.0)])))
+    for n in range(300):
+        await h.handlers.on_neighbors_changelog(record(f"a{n}", "old"))
+    await h.handlers.on_neighbors_changelog(record("a0", "new"))  # a newer list of a queued item
+    assert "a0" not in h.recommender._neighbors  # queued, not applied
+    turns = []
+
+    async def count_turns():
+        while h.handlers._pending_neighbors:
+            turns.append(len(h.handlers._pending_neighbors))
+            await asyncio.sleep(0)
+    counter = asyncio.create_task(count_turns())
+    applied = await h.handlers.apply_pending_neighbors(chunk=100)
+    await counter
+    assert applied == 300 and turns == [200, 100]  # another task ran after each slice
+    assert h.recommender._neighbors["a0"] == [("new", 1.0)] and h.recommender._neighbors["a299"] == [("old", 1.0)]
