@@ -43,7 +43,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         @app.agent(topics.events, name="events")
         async def events(stream):
             async for window in track(stream, take_weighted(stream, size, within, h.route)):
-                await h.on_events(window)
+                window.settled = await h.on_events(window)
         registered["events"] = events
 
         # Neighbour lists published by the items side reach the model in slices between windows.

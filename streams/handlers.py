@@ -9,7 +9,9 @@ Redis I/O in ``writer.py``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 
 from freshrec.settings import Settings
 from models.online.counters import AbCounters
@@ -44,6 +46,8 @@ class Handlers(UserSide, ItemSide, CatalogSide, Reporting):
         self._pending: dict[str, int] = {}  # stats counters not yet in Redis (freshness buckets, ...)
         self._first_window_ms: int | None = None
         self._pending_neighbors: dict[str, bytes | None] = {}  # item -> newest list not yet applied
+        self._unsaved: dict[str, bytes | None] = {}  # user -> session row waiting for its window's acks
+        self._saving: deque[asyncio.Future] = deque()  # the windows' row writes, oldest first
         self.item_partitions = settings.topic_partitions
         self.user_ttl_ms = settings.rec_user_ttl_s * 1000
         self.item_ttl_ms = settings.rec_item_ttl_s * 1000

@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 
 async def take_weighted(stream, max_weight: int, within: float,
-                        decode: Callable[[Any], tuple[Any, int]]) -> AsyncGenerator[list[tuple[Any, Any]], None]:
-    """Yield ``[(event, decoded), ...]`` once the decoded records weigh ``max_weight`` or ``within``
-    seconds passed with something buffered. ``decode(event)`` returns ``(decoded, weight)``."""
+                        decode: Callable[[Any], tuple[Any, int]]) -> AsyncGenerator[Window, None]:
+    """Yield a :class:`Window` of ``(event, decoded)`` once the decoded records weigh ``max_weight``
+    or ``within`` seconds passed with something buffered. ``decode(event)`` returns ``(decoded, weight)``."""
     events: list[tuple[Any, Any]] = []
     weight = 0
     full = asyncio.Event()
@@ -61,6 +61,17 @@ async def take_weighted(stream, max_weight: int, within: float,
         return value
 
     # Acks are ours: a record is done when the agent is done with its window, not when it is buffered.
+    deferred: set[asyncio.Task] = set()
+
+    async def ack_when_settled(taken: list, settled) -> None:
+        try:
+            await asyncio.shield(settled)
+        except Exception:  # noqa: BLE001 - never acked: Kafka re-delivers them after a restart
+            log.exception("a take window's work failed; its records stay unacknowledged")
+            return
+        for event in taken:
+            await stream.ack(event)
+
     stream.enable_acks = False
     stream.add_processor(add_to_buffer)
     stream._enable_passive(aiter(stream.channel))
@@ -70,20 +81,37 @@ async def take_weighted(stream, max_weight: int, within: float,
             if not events:
                 continue
             consuming = stream.loop.create_future()
+            window = Window(events)
             try:
-                yield list(events)
+                yield window
             finally:
                 taken = [event for event, _ in events]
                 events.clear()
                 weight = 0
-                for event in taken:
-                    await stream.ack(event)
+                settled = window.settled
+                if settled is None or settled.done():
+                    for event in taken:
+                        await stream.ack(event)
+                else:
+                    # The window's last writes are still on their way (session rows waiting for
+                    # Kafka's acks): its records are acknowledged, and so committed, once they land,
+                    # while the next window runs. Faust's rebalance waits for every ack (wait_empty).
+                    task = asyncio.ensure_future(ack_when_settled(taken, settled))
+                    deferred.add(task)
+                    task.add_done_callback(deferred.discard)
                 notify(consuming)
                 full.clear()
                 consumed.set()
     finally:
         stream.enable_acks = enable_acks
         stream._processors.remove(add_to_buffer)
+
+
+class Window(list):
+    """A take window: ``[(event, decoded), ...]``; the agent may set ``settled`` to a future that is
+    done when the window's work is, and the records are acknowledged only then."""
+
+    settled: asyncio.Future | None = None
 
 
 def track(stream, agen):

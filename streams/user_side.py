@@ -16,9 +16,11 @@ from streams.gc_tune import settle_after_recovery
 from streams.routing import route_record
 from streams.session import decode_state, encode_state
 from streams.tables import key_partition
+from streams.watchdog import STALL_EXIT_CODE, exit_for_supervisor
 from streams.writer import freshness_bucket, now_ms
 
 log = logging.getLogger(__name__)
+UNSAVED_WINDOWS = 4  # windows whose session rows may wait for Kafka's acknowledgement at once
 
 
 class UserSide:
@@ -45,10 +47,11 @@ class UserSide:
                 places.append(place)
             msg = event.message
             offsets[f"{msg.topic}:{msg.partition}"] = msg.offset
-        sessions = self.tables.sessions
+        sessions, unsaved = self.tables.sessions, self._unsaved
 
         def get_state(user: str):
-            raw = sessions.get(user)
+            # A row of an earlier window whose deltas Kafka has not acknowledged yet is newer than the table's.
+            raw = unsaved[user] if user in unsaved else sessions.get(user)
             return decode_state(raw) if raw is not None else None
 
         out = self.processor.process(routed, get_state)
@@ -61,8 +64,8 @@ class UserSide:
         write_ts = now_ms()
         lists = self.processor.recommend(out, write_ts)
         keys = self.writer.keys
-        stats = {"windows": 1, "records": len(window), "events": len(routed), "accepted": out.accepted, "dead_letters": len(out.dead_letters),
-                 "duplicates": out.duplicates, "lists": len(lists)}
+        stats = {"windows": 1, "records": len(window), "events": len(routed), "accepted": out.accepted,
+                 "dead_letters": len(out.dead_letters), "duplicates": out.duplicates, "lists": len(lists)}
         stats.update(self._pending)
         self._pending = {}
         gauges = {"last_write_ms": write_ts, "tasks_created": self.tasks.created}
@@ -77,7 +80,7 @@ class UserSide:
                                       stats=stats, gauges=gauges)
         if out.forgotten:
             await self.writer.execute(lambda pipe, sha: [pipe.delete(keys.user_recs(u)) for u in out.forgotten])
-        await self.save_sessions(out, delta_acks)
+        saved = await self.save_sessions(out, delta_acks)
         # Freshness ends when Redis has the list: measured now, flushed with the next window's counters.
         done = time.time() * 1000
         pending = self._pending
@@ -87,6 +90,7 @@ class UserSide:
         self.metrics.observe_window(accepted=out.accepted, dead_letters=len(out.dead_letters),
                                     duplicates=out.duplicates, lists=len(lists), seconds=(done - started) / 1000,
                                     freshness_ms=[done - ts for ts in out.event_ts])
+        return saved
 
     async def send_item_deltas(self, routed, places, out) -> list:
         """Send the window's item deltas, one batch per item partition, each event's share tagged with
@@ -99,16 +103,55 @@ class UserSide:
                 acks.append(await topic.send(key=b"p%d" % partition, value=value, partition=partition))
         return acks
 
-    async def save_sessions(self, out, delta_acks: list) -> None:
+    async def save_sessions(self, out, delta_acks: list) -> asyncio.Future:
         """Write the window's session rows once its item deltas are in Kafka: a crash before the rows
         are in the changelog re-processes the events (their shares are skipped by the item side), and
-        none after can leave an event applied to the session but missing from the item side."""
-        pending = [ack for ack in delta_acks if asyncio.isfuture(ack)]
-        if pending:
-            await asyncio.gather(*pending)
-        sessions = self.tables.sessions
-        for user, state in out.states.items():
-            sessions[user] = encode_state(state)
-        for user in out.forgotten:
-            if user in sessions:
-                del sessions[user]
+        none after can leave an event applied to the session but missing from the item side.
+
+        The wait for Kafka's acknowledgement (the producer's linger plus a round trip, 10-20 ms) does
+        not hold the next window: the rows wait in ``_unsaved``, where the next windows read them, and
+        a task writes them, window after window in order. The returned future is done when they are
+        in the table: the window's records are acknowledged to Faust (and so committed) only then
+        (streams/take.py). At most ``UNSAVED_WINDOWS`` windows wait; a rebalance and a shutdown wait
+        for all (:meth:`settle_sessions`)."""
+        rows: dict[str, bytes | None] = {user: encode_state(state) for user, state in out.states.items()}
+        rows.update(dict.fromkeys(out.forgotten))
+        self._unsaved.update(rows)
+        before = self._saving[-1] if self._saving else None
+        task = asyncio.ensure_future(self._save_rows(before, rows, delta_acks))
+        self._saving.append(task)
+        while len(self._saving) > UNSAVED_WINDOWS:
+            await asyncio.shield(self._saving[0])
+        return task
+
+    async def _save_rows(self, before, rows: dict[str, bytes | None], delta_acks: list) -> None:
+        try:
+            if before is not None:
+                await asyncio.shield(before)
+            pending = [ack for ack in delta_acks if asyncio.isfuture(ack)]
+            try:
+                if pending:
+                    await asyncio.gather(*pending)
+            except Exception:  # noqa: BLE001
+                # Kafka refused the window's item deltas: its rows must not be written, and no later
+                # window's either (they build on it). A restart re-reads all from the last commit.
+                log.exception("item deltas not acknowledged by Kafka; exiting for a restart")
+                exit_for_supervisor(STALL_EXIT_CODE)
+                return
+            sessions, unsaved = self.tables.sessions, self._unsaved
+            for user, raw in rows.items():
+                if raw is None:
+                    if user in sessions:
+                        del sessions[user]
+                else:
+                    sessions[user] = raw
+                if user in unsaved and unsaved[user] is raw:
+                    del unsaved[user]  # no later window changed the user meanwhile
+        finally:
+            self._saving.popleft()
+
+    async def settle_sessions(self) -> None:
+        """Wait until every window's session rows are in the table (before a rebalance hands
+        partitions over, and at shutdown)."""
+        while self._saving:
+            await asyncio.gather(*list(self._saving), return_exceptions=True)

@@ -233,3 +233,43 @@ async def test_neighbour_lists_from_the_changelog_queue_and_reach_the_model_in_s
     await counter
     assert applied == 300 and turns == [200, 100]  # another task ran after each slice
     assert h.recommender._neighbors["a0"] == [("new", 1.0)] and h.recommender._neighbors["a299"] == [("old", 1.0)]
+
+
+async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window(harness):
+    """A window's session rows reach the table only once its item deltas are acknowledged, in window
+    order; meanwhile the next window already reads them, so it never sees a stale session."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from producers.schema import PACK_SLOTS
+
+    h = harness
+    acks: list[asyncio.Future] = []
+
+    class SlowTopic:
+        async def send(self, **kw):
+            fut = asyncio.get_running_loop().create_future()
+            acks.append(fut)
+            return fut
+    h.handlers.topics = SimpleNamespace(item_updates=SlowTopic(), dead_letter=h.out.dead_letter)
+
+    def record(offset: int, *events):
+        msg = SimpleNamespace(topic="t", partition=key_partition("u1", 4), offset=offset)
+        return SimpleNamespace(message=msg, value=raw(events[0]), key=b"u1")
+
+    def window(offset: int, ev):
+        rec = record(offset, ev)
+        return [(rec, [(ev, (rec.message.partition, offset * PACK_SLOTS))])]
+
+    async with h.agents["events"].test_context():
+        first = await h.handlers.on_events(window(0, h.event("u1", "a")))
+        second = await h.handlers.on_events(window(1, h.event("u1", "b")))  # not held by the first's acks
+        assert "u1" not in h.tables.sessions and not first.done()
+        assert [i for i, _, _ in decode_state(h.handlers._unsaved["u1"]).events] == ["a", "b"]
+        acks[1].set_result(None)  # the second window's acks first: its rows still wait for the first's
+        await asyncio.sleep(0)
+        assert "u1" not in h.tables.sessions
+        acks[0].set_result(None)
+        await asyncio.wait_for(asyncio.gather(first, second), 2)
+    assert [i for i, _, _ in decode_state(h.tables.sessions["u1"]).events] == ["a", "b"]
+    assert h.handlers._unsaved == {} and not h.handlers._saving
