@@ -273,3 +273,22 @@ async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window
         await asyncio.wait_for(asyncio.gather(first, second), 2)
     assert [i for i, _, _ in decode_state(h.tables.sessions["u1"]).events] == ["a", "b"]
     assert h.handlers._unsaved == {} and not h.handlers._saving
+
+
+def test_a_neighbour_list_is_republished_only_when_readers_would_see_a_difference(harness):
+    from streams.covis import NeighborList
+    from streams.item_side import NEIGHBORS_MAX_AGE_MS
+
+    h = harness.handlers
+    k = h.settings.rec_k
+    base = [(f"n{i}", 10.0 - i * 0.1) for i in range(k + 5)]
+
+    def nb(similar, popularity=10.0):
+        return NeighborList(ts=1, popularity=popularity, similar=similar)
+    assert h.worth_publishing("x", nb(base), now=0)  # first list
+    drift = [(i, w * 1.01) for i, w in base]
+    assert not h.worth_publishing("x", nb(drift), now=1)  # weights drift, same top k
+    assert not h.worth_publishing("x", nb(base[:k] + base[k + 1:] + [("tail", 0.1)]), now=2)  # beyond the top k
+    assert h.worth_publishing("x", nb([base[1], base[0]] + base[2:]), now=3)  # the top k reordered
+    assert h.worth_publishing("x", nb(base, popularity=13.0), now=4)  # popularity moved > 25 %
+    assert h.worth_publishing("x", nb(base, popularity=13.0), now=4 + NEIGHBORS_MAX_AGE_MS)  # too old
