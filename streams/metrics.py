@@ -6,6 +6,7 @@ so tests and benchmarks can run several workers in one process without clashing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -92,13 +93,5 @@ class TaskCounter:
             self.created += 1
             if inner is not None:
                 return inner(loop, coro, **kwargs)
-            return _Task(coro, loop=loop, **kwargs)
+            return asyncio.Task(coro, loop=loop, **kwargs)
         loop.set_task_factory(factory)
-
-
-def _task_class():
-    import asyncio
-    return asyncio.Task
-
-
-_Task = _task_class()

@@ -40,3 +40,21 @@ def test_metrics_are_served_over_http():
     m.serve(port, addr="127.0.0.1")
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert "freshrec_worker_events_total" in body
+
+
+async def test_task_counter_counts_the_tasks_created_on_its_loop():
+    import asyncio
+
+    from streams.metrics import TaskCounter
+
+    counter = TaskCounter()
+    loop = asyncio.get_running_loop()
+    before = loop.get_task_factory()
+    counter.install(loop)
+    counter.install(loop)  # idempotent: counted once per task
+    try:
+        await asyncio.gather(*(asyncio.sleep(0) for _ in range(3)))
+        await asyncio.create_task(asyncio.sleep(0))
+        assert counter.created == 4
+    finally:
+        loop.set_task_factory(before)
