@@ -41,4 +41,4 @@ STREAM = {
 }
 # The hybrid shares one trained deep network among all its candidates (HybridRecommender.fit_shared), so
 # it can search the stream's settings with the deep weight at the cost of stream fits only.
-HYBRID = {**STREAM, "deep_weight": [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0]}
+HYBRID = {**STREAM, "deep_weight": [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]}
