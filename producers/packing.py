@@ -38,10 +38,11 @@ class PackBuffer:
         """Add one encoded event; returns the records it completes, in the order to send them (none
         while its pack stays open). A value that is not one well-formed JSON object leaves at once as a
         record of its own, after the partition's open pack (order per partition is kept): inside a
-        pack it would make the whole pack unreadable, while alone the worker dead-letters just it."""
+        pack it would make the whole pack unreadable, while alone the worker dead-letters just it; so
+        does a value whose user_id is not its key (:func:`_packable`)."""
         if self.max_events == 1:
             return [(partition, key, value)]
-        if not _json_object(value):
+        if not _packable(key, value):
             return self.take(partition=partition) + [(partition, key, value)]
         entry = self._open.get(partition)
         if entry is None:
@@ -79,17 +80,24 @@ class PackBuffer:
         return partition, None, encode_pack(values)
 
 
-_raw = msgspec.json.Decoder(msgspec.Raw)
+class _UserOnly(msgspec.Struct):
+    user_id: object = None
 
 
-def _json_object(value: bytes) -> bool:
-    if value[:1] != b"{":
+_user_only = msgspec.json.Decoder(_UserOnly)
+
+
+def _packable(key: bytes | None, value: bytes) -> bool:
+    """A well-formed JSON object whose user_id is the record's key: inside a pack, bad JSON would make
+    the whole pack unreadable, and a key that is not the user's would be lost (the worker dead-letters
+    such a record alone, for its key)."""
+    if value[:1] != b"{" or not key:
         return False
     try:
-        _raw.decode(value)  # syntax only, no objects built: ~1 us for an event
+        user = _user_only.decode(value).user_id  # parses the whole object, builds one field: ~1 us
     except msgspec.DecodeError:
         return False
-    return True
+    return isinstance(user, str) and user.encode() == key
 
 
 class LingeringPacker:

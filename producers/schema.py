@@ -211,7 +211,12 @@ _pack_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def split_pack(data: bytes) -> list[bytes]:
-    """The raw bytes of each event of a pack, unvalidated; :class:`EventError` if it is no pack."""
+    """The raw bytes of each event of a pack, unvalidated; :class:`EventError` if it is no pack.
+
+    A pack must open with an object: anything else (``[]``, ``[1, 2]``, ``[[[...``) is rejected whole
+    before any parsing, so hostile nesting never reaches the decoder's recursion."""
+    if data.lstrip()[1:].lstrip()[:1] != b"{":
+        raise EventError("$", "a pack is a JSON array of event objects, and holds at least one")
     try:
         parts = _pack_decoder.decode(data)
     except msgspec.ValidationError as exc:

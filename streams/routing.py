@@ -93,6 +93,10 @@ def route_record(value: object, key: object = None, *, topic: str = "", partitio
         parts = split_pack(raw)
     except EventError as exc:
         return [(DeadLetter(raw, None, exc.field, exc.reason, **where), base)]
+    except Exception as exc:  # noqa: BLE001 - never crash on input (e.g. RecursionError on deep nesting)
+        return [(DeadLetter(raw, None, "$", f"undecodable: {type(exc).__name__}: {exc}", **where), base)]
+    if not parts:  # nothing to apply, but a record that vanished without a trace would hide a bug
+        return [(DeadLetter(raw, None, "$", "empty pack: a pack holds at least one event", **where), base)]
     out: list[tuple[Event | DeadLetter, int]] = []
     for index, part in enumerate(parts):
         seq = base + index if base >= 0 else -1

@@ -96,8 +96,17 @@ def test_a_bad_event_in_a_pack_is_dead_lettered_alone_and_a_user_of_another_part
     assert isinstance(routed[2], DeadLetter) and routed[2].field == "user_id" and "partition" in routed[2].reason
 
 
-def test_an_unreadable_pack_is_one_dead_letter():
+def test_an_unreadable_or_empty_pack_is_one_dead_letter():
     from streams.routing import route_record
 
-    routed = route_record(b'[{"a":', None, topic="t", partition=0, offset=3, partitions=4)
-    assert len(routed) == 1 and isinstance(routed[0][0], DeadLetter) and routed[0][0].value == b'[{"a":'
+    for value in (b'[{"a":', b"[]", b" [ ] "):
+        routed = route_record(value, None, topic="t", partition=0, offset=3, partitions=4)
+        assert len(routed) == 1 and isinstance(routed[0][0], DeadLetter) and routed[0][0].value == value
+
+
+def test_a_deeply_nested_array_is_one_dead_letter_not_a_crash():
+    from streams.routing import route_record
+
+    value = b"[" * 100_000 + b"]" * 100_000
+    routed = route_record(value, None, topic="t", partition=0, offset=1, partitions=4)
+    assert len(routed) == 1 and isinstance(routed[0][0], DeadLetter) and routed[0][0].field == "$"
