@@ -60,10 +60,15 @@ class HybridRecommender(StreamRecommender):
             from models.deep.recommender import DeepRecommender
 
             default = inspect.signature(DeepRecommender.__init__).parameters["validation_fraction"].default
-            held_out = int(len(sessions) * float(self.deep_params.get("validation_fraction", default)))
-            if len(sessions) - held_out > validation_start:
+            fraction = float(self.deep_params.get("validation_fraction", default))
+            held_out, needed = int(len(sessions) * fraction), len(sessions) - validation_start
+            if held_out < needed and "validation_fraction" in self.deep_params:
                 raise ValueError(f"the deep model holds out {held_out} sessions, fewer than the "
-                                 f"{len(sessions) - validation_start} selection validates on")
+                                 f"{needed} selection validates on")
+            if held_out < needed:
+                # The default share is fewer sessions than selection scores on (small data): hold out
+                # the whole slice, so no candidate is scored on sessions the network trained on.
+                self.deep.params["validation_fraction"] = (needed + 0.5) / len(sessions)
         self.deep.fit(sessions)
         return self.deep.scorer
 
