@@ -15,9 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import msgspec
-
-from producers.schema import PACK_MAX_EVENTS, encode_pack
+from producers.schema import PACK_MAX_EVENTS, encode_pack, peek_user_id
 
 #: A record to send: (partition, key or None, value).
 Record = tuple[int, bytes | None, bytes]
@@ -80,24 +78,14 @@ class PackBuffer:
         return partition, None, encode_pack(values)
 
 
-class _UserOnly(msgspec.Struct):
-    user_id: object = None
-
-
-_user_only = msgspec.json.Decoder(_UserOnly)
-
-
 def _packable(key: bytes | None, value: bytes) -> bool:
     """A well-formed JSON object whose user_id is the record's key: inside a pack, bad JSON would make
     the whole pack unreadable, and a key that is not the user's would be lost (the worker dead-letters
     such a record alone, for its key)."""
     if value[:1] != b"{" or not key:
         return False
-    try:
-        user = _user_only.decode(value).user_id  # parses the whole object, builds one field: ~1 us
-    except msgspec.DecodeError:
-        return False
-    return isinstance(user, str) and user.encode() == key
+    user = peek_user_id(value)
+    return user is not None and user.encode() == key
 
 
 class LingeringPacker:

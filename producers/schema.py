@@ -228,6 +228,23 @@ def split_pack(data: bytes) -> list[bytes]:
     return [bytes(p) for p in parts]
 
 
+class _UserOnly(msgspec.Struct):
+    user_id: object = None
+
+
+_user_only = msgspec.json.Decoder(_UserOnly)
+
+
+def peek_user_id(data: bytes) -> str | None:
+    """The ``user_id`` of one JSON object, without validating the rest (None if unreadable or absent):
+    how a producer decides what may join a pack, and how a dead letter from a pack gets its key."""
+    try:
+        user = _user_only.decode(data).user_id  # parses the whole object, builds one field: ~1 us
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return user if isinstance(user, str) and user else None
+
+
 def event_json_schema() -> dict:
     """JSON Schema of the wire format, for docs and for frontends that validate before sending."""
     return msgspec.json.schema(Event)

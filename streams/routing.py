@@ -9,10 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import msgspec
-
 from producers.schema import ID_PATTERN, MAX_ID_LEN, PACK_SLOTS, CatalogItem, Event, EventError, decode_event, \
-    decode_item, is_pack, split_pack
+    decode_item, is_pack, peek_user_id, split_pack
 from streams.tables import key_partition
 
 MAX_RAW_BYTES = 64 * 1024
@@ -108,25 +106,10 @@ def route_record(value: object, key: object = None, *, topic: str = "", partitio
                             "holds only users of the partition it is sent to", **where)
         if isinstance(ev, DeadLetter):
             ev.index = index
-            ev.key = ev.key or _user_key(part)
+            # A dead letter from a pack is re-sendable on its own: keyed by its user when that is readable.
+            ev.key = ev.key or (user.encode() if (user := peek_user_id(part)) else None)
         out.append((ev, seq))
     return out
-
-
-def _user_key(raw: bytes) -> bytes | None:
-    # A dead letter from a pack is re-sendable on its own: keyed by its user when that much is readable.
-    try:
-        user = _user_only.decode(raw).user_id
-    except Exception:  # noqa: BLE001 - no readable user id: no key
-        return None
-    return user.encode() if isinstance(user, str) and user else None
-
-
-class _UserOnly(msgspec.Struct):
-    user_id: object = None
-
-
-_user_only = msgspec.json.Decoder(_UserOnly)
 
 
 def route_item(value: object, key: object = None, *, topic: str = "", partition: int = -1,
