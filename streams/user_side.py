@@ -112,8 +112,8 @@ class UserSide:
         not hold the next window: the rows wait in ``_unsaved``, where the next windows read them, and
         a task writes them, window after window in order. The returned future is done when they are
         in the table: the window's records are acknowledged to Faust (and so committed) only then
-        (streams/take.py). At most ``UNSAVED_WINDOWS`` windows wait; a rebalance and a shutdown wait
-        for all (:meth:`settle_sessions`)."""
+        (streams/take.py). At most ``UNSAVED_WINDOWS`` windows wait; a rebalance waits for all, since
+        Faust waits for every record's ack before it hands partitions over (``stream_wait_empty``)."""
         rows: dict[str, bytes | None] = {user: encode_state(state) for user, state in out.states.items()}
         rows.update(dict.fromkeys(out.forgotten))
         self._unsaved.update(rows)
@@ -149,9 +149,3 @@ class UserSide:
                     del unsaved[user]  # no later window changed the user meanwhile
         finally:
             self._saving.popleft()
-
-    async def settle_sessions(self) -> None:
-        """Wait until every window's session rows are in the table (before a rebalance hands
-        partitions over, and at shutdown)."""
-        while self._saving:
-            await asyncio.gather(*list(self._saving), return_exceptions=True)
