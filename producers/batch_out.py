@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kafka.partitioner.default import murmur2
+from producers.schema import partition_of
 
 from producers.kafka_out import DeliveryError, FlushOnExit, ProducerError
 
@@ -93,7 +93,7 @@ class BatchSender(FlushOnExit):
             n = self._partitions[topic] = len(parts)
         if len(self._key_partition) >= _MAX_CACHED_KEYS:
             self._key_partition.clear()
-        part = self._key_partition[(topic, key)] = (murmur2(key) & 0x7FFFFFFF) % n
+        part = self._key_partition[(topic, key)] = partition_of(key, n)
         return part
 
     def _ship(self, topic: str, part: int, batch: Any) -> None:

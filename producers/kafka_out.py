@@ -23,12 +23,11 @@ from typing import Any, Self
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
-from kafka.partitioner.default import murmur2
 
 from freshrec.kafka_security import KafkaSecurityError
 from freshrec.kafka_security import kafka_python_config as _security_config
 from freshrec.settings import Settings
-from producers.schema import CatalogItem, Event, encode_event, encode_item
+from producers.schema import CatalogItem, Event, encode_event, encode_item, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +174,7 @@ class EventProducer(FlushOnExit):
             n = self._partitions[topic] = len(parts)
         if len(self._key_partition) >= _MAX_CACHED_KEYS:
             self._key_partition.clear()
-        part = self._key_partition[(topic, key)] = (murmur2(key) & 0x7FFFFFFF) % n
+        part = self._key_partition[(topic, key)] = partition_of(key, n)
         return part
 
     def _on_error(self, exc: BaseException) -> None:

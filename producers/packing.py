@@ -59,10 +59,10 @@ class PackBuffer:
         """Close and return the packs opened at or before ``older_than`` (every pack when None), or
         only ``partition``'s."""
         out = []
-        for partition in [p for p, e in self._open.items() if (older_than is None or e[3] <= older_than)
-                          and (partition is None or p == partition)]:
-            key, values, _, _ = self._open.pop(partition)
-            out.append(self._record(partition, key, values))
+        for p in [p for p, e in self._open.items() if (older_than is None or e[3] <= older_than)
+                  and (partition is None or p == partition)]:
+            key, values, _, _ = self._open.pop(p)
+            out.append(self._record(p, key, values))
         return out
 
     def oldest(self) -> float | None:
@@ -105,10 +105,10 @@ class LingeringPacker:
 
     def add(self, partition: int, key: bytes | None, value: bytes) -> None:
         with self._cond:
-            was_empty = not self.buffer._open
+            was_empty = self.buffer.oldest() is None
             for record in self.buffer.add(partition, key, value, self._clock()):
                 self._send(record)
-            if was_empty and self.buffer._open:
+            if was_empty and self.buffer.oldest() is not None:
                 self._start()
                 self._cond.notify()
 

@@ -26,6 +26,7 @@ import time
 from typing import Annotated, Literal
 
 import msgspec
+from kafka.partitioner.default import murmur2
 
 SCHEMA_VERSION = 1
 
@@ -193,6 +194,12 @@ def _raise(exc: msgspec.ValidationError):
     if err.field == "$" and sep and field.isidentifier():
         err = EventError(field, reason)  # raised by __post_init__ as "field: reason"
     raise err from None
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2, as the Java, kafka-python and aiokafka clients): the
+    partition of a user's events, and so the one partition every user of a pack must hash to."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def encode_pack(encoded_events: list[bytes]) -> bytes:

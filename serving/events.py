@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kafka.partitioner.default import murmur2
-
-from producers.schema import Event, encode_event, encode_pack
+from producers.schema import Event, encode_event, encode_pack, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,8 @@ class KafkaEventSink:
         self.pack_max = pack_max
         self._partitions: int | None = None
         self._queued: dict[int, list[tuple[bytes, bytes, asyncio.Future]]] = {}
-        self._draining: set[int] = set()
+        # partition -> its drain task; held here, since the event loop keeps only weak references
+        self._draining: dict[int, asyncio.Future] = {}
 
     @property
     def started(self) -> bool:
@@ -71,8 +70,7 @@ class KafkaEventSink:
                 done = asyncio.get_running_loop().create_future()
                 self._queued.setdefault(part, []).append((key, encode_event(event), done))
                 if part not in self._draining:
-                    self._draining.add(part)
-                    asyncio.ensure_future(self._drain(producer, part))
+                    self._draining[part] = asyncio.ensure_future(self._drain(producer, part))
                 await asyncio.shield(done)
         except Exception as exc:  # noqa: BLE001 - the caller answers 503 whatever Kafka said
             raise SinkUnavailable(f"Kafka did not take the event ({exc or type(exc).__name__})") from None
@@ -83,7 +81,7 @@ class KafkaEventSink:
             if not parts:
                 raise SinkUnavailable(f"topic {self.topic!r} has no partitions yet")
             self._partitions = len(parts)
-        return (murmur2(key) & 0x7FFFFFFF) % self._partitions
+        return partition_of(key, self._partitions)
 
     async def _drain(self, producer, part: int) -> None:
         try:
@@ -105,7 +103,7 @@ class KafkaEventSink:
                         if not done.done():
                             done.set_result(None)
         finally:
-            self._draining.discard(part)
+            self._draining.pop(part, None)
 
     async def close(self) -> None:
         if self._producer is not None:

@@ -100,10 +100,10 @@ def route_record(value: object, key: object = None, *, topic: str = "", partitio
         seq = base + index if base >= 0 else -1
         ev = route_event(part, None, **where)
         if isinstance(ev, Event) and partitions and partition >= 0 \
-                and key_partition(ev.user_id, partitions) != partition:
-            ev = DeadLetter(part, None, "user_id", f"user {ev.user_id!r} belongs to partition "
-                            f"{key_partition(ev.user_id, partitions)}, not this pack's {partition}: a pack "
-                            "holds only users of the partition it is sent to", **where)
+                and (home := key_partition(ev.user_id, partitions)) != partition:
+            ev = DeadLetter(part, None, "user_id", f"user {ev.user_id!r} belongs to partition {home}, not "
+                            f"this pack's {partition}: a pack holds only users of the partition it is sent to",
+                            **where)
         if isinstance(ev, DeadLetter):
             ev.index = index
             # A dead letter from a pack is re-sendable on its own: keyed by its user when that is readable.

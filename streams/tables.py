@@ -23,9 +23,9 @@ from functools import lru_cache
 
 import faust
 from faust.types import EventT
-from kafka.partitioner.default import murmur2
 
 from freshrec.settings import Settings
+from producers.schema import partition_of
 from streams.expiry import IdleIndex
 
 ChangelogHook = Callable[[EventT], Awaitable[None]]
@@ -36,8 +36,7 @@ def key_partition(key: str | bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` (so tables line up with their topics).
     Cached: kafka-python's murmur2 is pure Python (~3 us), and the worker asks for every user and
     every item of every window, a few hundred thousand times a second at full speed."""
-    data = key.encode() if isinstance(key, str) else key
-    return (murmur2(data) & 0x7FFFFFFF) % partitions
+    return partition_of(key.encode() if isinstance(key, str) else key, partitions)
 
 
 class SharedChangelog:

@@ -36,8 +36,9 @@ class UserSide:
                               offset=msg.offset, partitions=self.item_partitions)
         return [(ev, (msg.partition, seq)) for ev, seq in routed], len(routed)
 
-    async def on_events(self, window) -> None:
-        """``window``: ``[(faust event, [(event or dead letter, place), ...]), ...]`` in log order."""
+    async def on_events(self, window) -> asyncio.Future:
+        """``window``: ``[(faust event, [(event or dead letter, place), ...]), ...]`` in log order.
+        Returns the future of its session rows' save (:meth:`save_sessions`)."""
         started = now_ms()
         routed, places = [], []
         offsets = self.offsets
