@@ -12,6 +12,7 @@ WORKDIR /app
 # Dependencies first, from the lockfile only, so code changes do not re-download torch.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-install-project --no-dev
+COPY contracts ./contracts
 COPY freshrec ./freshrec
 COPY producers ./producers
 COPY streams ./streams

@@ -14,7 +14,7 @@ from producers.bench_produce import produce  # noqa: E402 - each benchmark lives
 
 app.command(name="produce")(produce)
 
-from serving.bench import api as bench_api, lookup as bench_lookup  # noqa: E402
+from freshrec.benchmarks.serving import api as bench_api, lookup as bench_lookup  # noqa: E402
 app.command(name="lookup")(bench_lookup); app.command(name="api")(bench_api)  # noqa: E702
 
 from freshrec.benchmarks.pipeline import pipeline  # noqa: E402 - each benchmark registers itself below

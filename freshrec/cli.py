@@ -11,15 +11,15 @@ from freshrec.config_cli import config
 from freshrec.demo import demo
 from freshrec.report import report
 from freshrec.stack.cli import app as stack_app
-from producers.replay import replay_command
-from producers.shop_cli import shop
-from models.evaluation.cli import evaluate
-from streams.worker import worker
-from streams.forget import forget
-from serving.cli import serve
 from models.deep.cli import train as deep_train
 from models.deep.trainer_cli import trainer as deep_trainer
+from models.evaluation.cli import evaluate
 from models.online.report import app as ab_app
+from producers.forget import forget
+from producers.replay import replay_command
+from producers.shop_cli import shop
+from serving.cli import serve
+from streams.worker import worker
 
 app = typer.Typer(
     help="Freshrec: streaming real-time recommendations for online shops "

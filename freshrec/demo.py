@@ -128,7 +128,7 @@ class WarmUp:
     def __init__(self, settings: Settings, every_s: float = 2.0):
         import redis
 
-        from streams.keys import Keys
+        from contracts.redis_keys import Keys
 
         self.keys = Keys(settings.redis_prefix)
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2)

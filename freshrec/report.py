@@ -29,7 +29,7 @@ def _decode(h: dict) -> dict[str, str]:
 def sample_stats(client, key: str, seconds: float, interval: float = 1.0, clock=time.monotonic,
                  sleep=time.sleep) -> list[dict]:
     """Poll the worker's stats hash; each sample: t (s), events counter, freshness p50/p99 of the interval."""
-    from streams.writer import percentile_from_histogram
+    from serving.stats import percentile_from_histogram
 
     samples: list[dict] = []
     start = clock()
@@ -137,7 +137,7 @@ def report(
     import redis
 
     from models.online.report import read_rows
-    from streams.keys import Keys
+    from contracts.redis_keys import Keys
 
     settings = Settings()
     keys = Keys(settings.redis_prefix)

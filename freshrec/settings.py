@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)")
     redis_read_url: str | None = Field(None, description="Read-only Redis ACL user for serving; default redis_url")
     redis_write_url: str | None = Field(None, description="Writer Redis ACL user for the worker; default redis_url")
-    redis_prefix: str = Field("fr:", description="Prefix of every Redis key (streams/keys.py), ends with ':'")
+    redis_prefix: str = Field("fr:", description="Prefix of every Redis key (contracts/redis_keys.py), ends with ':'")
     kafka_security_protocol: str = Field("PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$",
                                          description="Kafka security protocol (freshrec/kafka_security.py)")
     kafka_sasl_mechanism: str = Field("PLAIN", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$",
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(5, ge=0, le=10_000, description="Producer batching delay, ms: how long "
                                     "an event may wait for others of its partition to share its record")
     producer_pack_max: int = Field(500, ge=1, le=10_000, description="Most events one events-topic record "
-                                   "carries (a pack, producers/schema.py); 1 = one event per record")
+                                   "carries (a pack, contracts/packs.py); 1 = one event per record")
     producer_batch_size: int = Field(262_144, ge=1024, le=16_777_216, description="Producer batch size, bytes")
     producer_compression: str = Field("none", pattern="^(none|gzip|lz4|snappy|zstd)$",
                                       description="Producer compression (lz4/snappy/zstd need their libraries)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Estimator, Interaction, Session, candidates_many
 from models.candidates.complementary import Complementary
 from models.candidates.content import ContentIndex
@@ -30,7 +31,6 @@ from models.candidates.trending import DAY_MS, Trending
 from models.ranking.fusion import DEFAULT_WEIGHTS, WeightedFusion
 from models.ranking.pool import ItemIds, Pool
 from models.ranking.rules import CatalogFacts, Rules
-from producers.schema import CatalogItem
 
 STATE_VERSION = 1
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from producers.schema import partition_of
+from contracts.packs import partition_of
 
 from producers.kafka_out import DeliveryError, FlushOnExit, ProducerError
 
@@ -57,7 +57,7 @@ class BatchSender(FlushOnExit):
         self._key_partition: dict[tuple[str, bytes], int] = {}
         self._first_error: BaseException | None = None
         self._reported = 0
-        # Events topics carry packs (producers/schema.py): full speed fills every pack to pack_max.
+        # Events topics carry packs (contracts/packs.py): full speed fills every pack to pack_max.
         self._pack_topics = pack_topics if pack_max > 1 else frozenset()
         self._packs: dict[str, Any] = {}
         if self._pack_topics:

@@ -33,7 +33,7 @@ def produce(
     from producers.kafka_out import EventProducer, ProducerError, ensure_topics
     from producers.replay import replay
     from producers.replay_formats import FormatError, detect_format, read
-    from producers.schema import Event, encode_event, encode_item
+    from contracts.events import Event, encode_event, encode_item
     from producers.shop import Shop
 
     # Under load kafka-python warns about its own slow poll loop; the JSON is the report.

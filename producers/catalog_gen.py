@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from producers.schema import CatalogItem
+from contracts.events import CatalogItem
 
 # top category -> [(main leaf, noun, base price EUR, [(accessory leaf, noun, base price)])]
 TREE: dict[str, list[tuple[str, str, float, list[tuple[str, str, float]]]]] = {

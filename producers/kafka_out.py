@@ -24,10 +24,11 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
+from contracts.events import CatalogItem, Event, encode_event, encode_item
+from contracts.packs import partition_of
 from freshrec.kafka_security import KafkaSecurityError
 from freshrec.kafka_security import kafka_python_config as _security_config
 from freshrec.settings import Settings
-from producers.schema import CatalogItem, Event, encode_event, encode_item, partition_of
 
 log = logging.getLogger(__name__)
 

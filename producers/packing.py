@@ -1,4 +1,4 @@
-"""Event packs: many events of one partition in one Kafka record (the contract is producers/schema.py).
+"""Event packs: many events of one partition in one Kafka record (the contract is contracts/packs.py).
 
 The worker pays per record, not per event (issue #18), so our producers group what arrives for a
 partition within one linger interval into a pack. A lone event is still sent as a plain record
@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from producers.schema import PACK_MAX_EVENTS, encode_pack, peek_user_id
+from contracts.packs import PACK_MAX_EVENTS, encode_pack, peek_user_id
 
 #: A record to send: (partition, key or None, value).
 Record = tuple[int, bytes | None, bytes]

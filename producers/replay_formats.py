@@ -4,14 +4,14 @@ Every reader yields, in file order, either ``(user_id, ts, value)`` with ``value
 as sent to Kafka, or :class:`Bad` (line number and reason) for input it could not use: the replay
 counts and reports those and goes on. Formats:
 
-* ``events``: JSONL in our own schema (``producers.schema.Event``), one event per line.
+* ``events``: JSONL in our own schema (``contracts.events.Event``), one event per line.
 * ``otto``: the OTTO dataset's JSONL, one session per line: ``{"session": int, "events": [{"aid":
   int, "ts": int, "type": "clicks"|"carts"|"orders"}]}``. OTTO ``clicks`` are product-page views,
   so they become ``view``; the session id is both the user id and the session id.
 * ``tsv``: the ``session_id<TAB>items`` files of ``../shared/data``. They carry no time, so
-  timestamps are synthesised: strictly increasing in file order, 1 s between clicks and 60 s
-  between sessions, from :data:`TSV_BASE_MS`; the same line always gets the same ts, so a resumed
-  replay (``--from``) continues the same clock.
+  timestamps come from the dataset contract's clock (:func:`contracts.datasets.click_ts`, the one
+  evaluation uses too); the same line always gets the same ts, so a resumed replay (``--from``)
+  continues the same clock.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from typing import IO
 
 import msgspec
 
-from producers.schema import Event, EventError, decode_event, encode_event
+from contracts.datasets import click_ts
+from contracts.events import Event, EventError, decode_event, encode_event
+from contracts.ids import ID_CHARS
 
 FORMATS = ("events", "otto", "tsv")
-TSV_BASE_MS = 1_600_000_000_000  # 2020-09-13, well inside the schema's sane range
-TSV_CLICK_MS = 1_000
-TSV_SESSION_GAP_MS = 60_000
 OTTO_TYPES = {"clicks": "view", "carts": "cart", "orders": "order"}
 _PAGES = {"view": "detail", "cart": "detail", "order": "cart"}
 
@@ -67,7 +66,7 @@ class _OttoSession(msgspec.Struct):
 
 
 _otto_decoder = msgspec.json.Decoder(_OttoSession)
-_SAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+_SAFE = re.compile(rf"[^{ID_CHARS}]+")
 
 
 def open_text(path: Path) -> IO[bytes]:
@@ -163,9 +162,8 @@ def read_tsv(path: Path, prefix: str = "tsv") -> Iterator[Record]:
                     or not all(x.isdigit() and len(x) <= 20 for x in ids)):
                 yield Bad(lineno, "expected '<integer session id><TAB><space-separated integer item ids>'")
                 continue
-            base = TSV_BASE_MS + sessions * TSV_SESSION_GAP_MS
             for k, item in enumerate(ids):
-                ts = base + (clicks + k) * TSV_CLICK_MS
+                ts = click_ts(sessions, clicks, k)
                 yield sid, ts, encode_event(Event(event_id=f"{prefix}.{sid}.{k}", ts=ts, user_id=sid,
                                                   session_id=sid, item_id=item, type="view"))
             clicks += len(ids)

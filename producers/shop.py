@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contracts.events import CatalogItem, Event
+from contracts.redis_keys import RecList
 from producers.catalog_gen import Catalog, generate_catalog
-from producers.schema import CatalogItem, Event
-from streams.keys import RecList
 
 #: (user_id, item_id) -> the list shown on that item's detail page, or None
 RecsReader = Callable[[str, str], "RecList | None"]

@@ -3,7 +3,7 @@
 A thin loop: it paces the simulator's records to the wall clock, sends catalog upserts to the
 compacted catalog topic (the initial catalog first) and events to the events topic. With
 ``--read-recs`` the simulated users read their recommendations from Redis, by a plain read of
-the key schema in :mod:`streams.keys`, and react to them (the closed loop).
+the key schema in :mod:`contracts.redis_keys`, and react to them (the closed loop).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections import Counter
 
 import typer
 
+from contracts.events import CatalogItem, encode_event, encode_item
+from contracts.redis_keys import BODY_FIELD, Keys, RecList, decode_rec_list
 from freshrec.kafka_security import aiokafka_config
 from freshrec.settings import Settings
-from producers.schema import CatalogItem, encode_event, encode_item
-from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 
 def redis_recs_reader(client, keys: Keys, stats: Counter | None = None):

@@ -17,9 +17,9 @@ import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from contracts.events import EventError, decode_event
 from freshrec.kafka_security import aiokafka_config
 from freshrec.settings import Settings
-from producers.schema import EventError, decode_event
 from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.events import KafkaEventSink, SinkUnavailable
 from serving.fastpath import PATH, RecommendationsFastPath, recommendations_body

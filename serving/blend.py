@@ -1,6 +1,6 @@
 """Which list a detail page shows: pure functions over the decoded Redis lists, no I/O.
 
-The worker writes three kinds of lists (``streams/keys.py``): the user's list, computed for the item the
+The worker writes three kinds of lists (``contracts/redis_keys.py``): the user's list, computed for the item the
 user last interacted with (its ``context_item``); the page item's list (similar + complementary, for
 anyone); and trending. A page asks for (user, page item); the rules, in order:
 
@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import zip_longest
 
-from streams.keys import RecItem, RecList
+from contracts.redis_keys import RecItem, RecList
 
 #: where a served list came from; ``cache`` and ``none`` only when Redis is unavailable
 SOURCES = ("user", "blend", "item", "trending", "cache", "none")

@@ -29,10 +29,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from contracts.redis_keys import BODY_FIELD, Keys, RecList, decode_rec_list
 from freshrec.settings import Settings
 from serving.blend import Recommendations, choose
 from serving.connections import AutoPipeline, pack
-from streams.keys import BODY_FIELD, Keys, RecList, decode_rec_list
 
 log = logging.getLogger(__name__)
 

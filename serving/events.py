@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from producers.schema import Event, encode_event, encode_pack, partition_of
+from contracts.events import Event, encode_event
+from contracts.packs import encode_pack, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class KafkaEventSink:
         """Produce ``event`` and return once Kafka has acknowledged it (acks=all).
 
         Group commit per partition: while one record of a partition is on its way, the events posted
-        for that partition meanwhile queue, and leave together as one pack record (producers/schema.py)
+        for that partition meanwhile queue, and leave together as one pack record (contracts/packs.py)
         when it is acknowledged. A lone POST waits for nothing more than its own round trip; under
         load, one record carries many events and the worker's cost per event falls."""
         producer = await self._ensure()

@@ -10,17 +10,16 @@ answer identically, including the 422 ``{"detail": {"field", "reason"}}`` errors
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qsl
 
 import orjson
 
+from contracts.ids import is_id
 from serving.blend import Recommendations
 from serving.client import MAX_K, REDIS_ERRORS, InvalidIdError, RecClient
 from serving.metrics import ApiMetrics
 
 PATH = "/recommendations"
-_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # used with fullmatch: match's ``$`` lets "a\n" through
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -74,7 +73,7 @@ async def recommendations_body(rc: RecClient, metrics: ApiMetrics, user: str | N
 
 def title_ids(recs: Recommendations, limit: int = 64) -> list[str]:
     """The listed items, then the words of their reasons that could be item ids, without duplicates."""
-    words = sorted({w for r in recs.items for w in r.reason.split(" ") if _ID.fullmatch(w)})
+    words = sorted({w for r in recs.items for w in r.reason.split(" ") if is_id(w)})
     return list(dict.fromkeys([*(r.item for r in recs.items), *words]))[:limit]
 
 

@@ -1,7 +1,7 @@
 """The demo page's live panel: events/s, freshness, model version and per-variant CTR.
 
 Figures come from the worker's ``stats:{name}`` hashes (counters, gauges and the ``fh:<upper ms>``
-freshness histogram, read with the key schema's :func:`streams.keys.percentile_from_histogram`) and
+freshness histogram, read with :func:`percentile_from_histogram`) and
 the ``ab:{experiment}:{variant}`` hashes (impressions, clicks, orders). Field names are looked up from
 short lists of synonyms, and anything absent is ``None`` (the page shows "-"): the panel must never
 break because a counter was renamed.
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-
-from streams.keys import percentile_from_histogram
 
 EVENT_COUNTERS = ("events", "events_total", "events_processed", "processed")
 RATE_GAUGES = ("events_per_s", "rate")
@@ -43,6 +41,36 @@ def histogram(hashes: list[dict[str, str]]) -> dict[str, float]:
             if name.startswith("fh:") and _num(name[3:]) is not None and (n := _num(value)):
                 counts[name] = counts.get(name, 0.0) + n
     return counts
+
+
+def percentile_from_histogram(hist: dict[str, int | float | str], q: float) -> float | None:
+    """``q``-quantile (0..1) of ``fh:<upper ms>`` counts: the upper bound (ms) of the bucket holding it.
+
+    Counts may be numbers or the strings a Redis hash returns; other fields, malformed bounds and
+    non-positive counts are ignored. None when the histogram is empty. The one reading of the worker's
+    histogram (the panel, ``freshrec report``, the pipeline benchmark).
+    """
+    rows = []
+    for name, n in hist.items():
+        if not name.startswith("fh:"):
+            continue
+        try:
+            upper, count = float(name[3:]), float(n)
+        except (TypeError, ValueError):
+            continue
+        if count > 0:
+            rows.append((upper, count))
+    rows.sort()
+    total = sum(n for _, n in rows)
+    if not total:
+        return None
+    need = q * total
+    acc = 0.0
+    for upper, n in rows:
+        acc += n
+        if acc >= need:
+            return upper
+    return rows[-1][0]
 
 
 @dataclass

@@ -113,7 +113,7 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
             await asyncio.get_running_loop().run_in_executor(None, trim)
 
     if settings.worker_tracemalloc_s > 0:
-        from freshrec.benchmarks.memdebug import MemoryTracer
+        from streams.memdebug import MemoryTracer
 
         tracer = MemoryTracer()
 

@@ -16,11 +16,11 @@ from datetime import timedelta
 
 import faust
 
+from contracts.redis_keys import Keys
 from freshrec.kafka_security import faust_credentials
 from freshrec.settings import Settings
 from streams.agents import register_agents
 from streams.handlers import Handlers
-from streams.keys import Keys
 from streams.processor import EventProcessor
 from streams.session import SessionPolicy
 from streams.tables import Tables, make_tables

@@ -6,7 +6,7 @@ import logging
 
 import msgspec
 
-from producers.schema import CatalogItem, decode_item
+from contracts.events import CatalogItem, decode_item
 from streams.routing import DeadLetter, route_item
 
 log = logging.getLogger(__name__)

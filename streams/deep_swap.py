@@ -13,6 +13,8 @@ import asyncio
 import logging
 from pathlib import Path
 
+from contracts.artifacts import VERSIONS, ArtifactError, current_version
+
 log = logging.getLogger(__name__)
 
 
@@ -25,14 +27,14 @@ class DeepSwapper:
         self.on_swap = on_swap
         self.rejected: set[str] = set()
         # Imported here: models.deep pulls in torch, which a worker without a deep source never needs.
-        from models.deep import artifact
+        from models.deep.artifact import load_artifact
 
-        self.artifact = artifact
+        self.load_artifact = load_artifact
 
     async def poll(self) -> str | None:
         """Swap in the current version if it is new and loads; returns the version swapped in, if any."""
         try:
-            version = self.artifact.current_version(self.store)
+            version = current_version(self.store)
         except OSError as exc:
             log.warning("deep store %s unreadable: %s", self.store, exc)
             return None
@@ -40,9 +42,8 @@ class DeepSwapper:
             return None
         loop = asyncio.get_running_loop()
         try:
-            artifact = await loop.run_in_executor(None, self.artifact.load_artifact,
-                                                  self.store / self.artifact.VERSIONS / version)
-        except (self.artifact.ArtifactError, OSError) as exc:
+            artifact = await loop.run_in_executor(None, self.load_artifact, self.store / VERSIONS / version)
+        except (ArtifactError, OSError) as exc:
             self.rejected.add(version)
             log.error("deep model %s rejected, keeping %s: %s", version, self.source.version or "none", exc)
             return None

@@ -12,9 +12,9 @@ from itertools import islice
 
 import msgspec
 
+from contracts.redis_keys import RecItem, RecList
 from streams.covis import ItemDelta, ItemStats, NeighborList, SourcedDelta, decode_batch, decode_neighbors, \
     decode_stats, encode
-from streams.keys import RecItem, RecList
 from streams.writer import now_ms
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from contracts.events import Event
+from contracts.redis_keys import RecItem, RecList
 from models.base import Candidate
-from producers.schema import Event
 from streams.covis import ItemDeltas
-from streams.keys import RecItem, RecList
 from streams.model_adapter import ModelAdapter
 from streams.routing import DeadLetter
 from streams.session import SessionPolicy, SessionState, to_interaction, to_session

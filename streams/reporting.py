@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from contracts.redis_keys import RecItem, RecList
 from models.online import checkpoint as online_checkpoint
-from streams.keys import RecItem, RecList
 from streams.trending import trending
 from streams.writer import now_ms
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from producers.schema import ID_PATTERN, MAX_ID_LEN, PACK_SLOTS, CatalogItem, Event, EventError, decode_event, \
-    decode_item, is_pack, peek_user_id, split_pack
+from contracts.events import CatalogItem, Event, EventError, decode_event, decode_item
+from contracts.ids import ID_PATTERN, MAX_ID_LEN
+from contracts.packs import PACK_SLOTS, is_pack, peek_user_id, split_pack
 from streams.tables import key_partition
 
 MAX_RAW_BYTES = 64 * 1024

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import msgspec
 
+from contracts.events import Event
 from models.base import Interaction, Session
-from producers.schema import Event
 
 
 class SessionState(msgspec.Struct, array_like=True):

@@ -24,8 +24,8 @@ from functools import lru_cache
 import faust
 from faust.types import EventT
 
+from contracts.packs import partition_of
 from freshrec.settings import Settings
-from producers.schema import partition_of
 from streams.expiry import IdleIndex
 
 ChangelogHook = Callable[[EventT], Awaitable[None]]

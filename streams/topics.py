@@ -1,6 +1,6 @@
 """The worker's Kafka topics: names and partition counts from :class:`~freshrec.settings.Settings`.
 
-Values and keys travel as raw bytes: the events are validated by ``producers.schema`` (msgspec) in
+Values and keys travel as raw bytes: the events are validated by ``contracts.events`` (msgspec) in
 the agent, where a bad message can go to the dead-letter topic instead of crashing a deserializer.
 """
 

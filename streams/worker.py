@@ -45,7 +45,7 @@ def worker(
 
     limit_arenas(settings.worker_malloc_arenas)  # before any thread starts: see streams/allocator.py
     try:
-        from streams.keys import Keys
+        from contracts.redis_keys import Keys
 
         Keys(settings.redis_prefix)
     except ValueError as exc:

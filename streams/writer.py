@@ -1,6 +1,6 @@
 """The Redis writer: recommendation lists and live counters, one pipeline per take window.
 
-Every list goes through :data:`streams.keys.WRITE_IF_NEWER_LUA` (by SHA, reloaded on NOSCRIPT), so a
+Every list goes through :data:`contracts.redis_keys.WRITE_IF_NEWER_LUA` (by SHA, reloaded on NOSCRIPT), so a
 re-delivered or late event never replaces a newer list. Redis being down blocks the window with
 backoff instead of dropping it: the agent stops consuming, Kafka keeps the events, nothing is lost.
 """
@@ -16,8 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, TimeoutError as RedisTimeoutError
 
-from streams.keys import WRITE_IF_NEWER_LUA, WRITE_MANY_IF_NEWER_LUA, Keys, RecList, encode_rec_list
-from streams.keys import percentile_from_histogram  # noqa: F401 - re-exported for older importers
+from contracts.redis_keys import WRITE_IF_NEWER_LUA, WRITE_MANY_IF_NEWER_LUA, Keys, RecList, encode_rec_list
 
 log = logging.getLogger(__name__)
 

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import typer
 
-from freshrec.settings import ENV_PREFIX
 from freshrec.benchmarks.worker import BenchWorker, fail
+from freshrec.settings import ENV_PREFIX
 
 
 def _events_from(dataset: Path | None, n: int, concurrent: int, seed: int) -> list[tuple[str, str]]:
     """``(user, item)`` pairs: sessions interleaved ``concurrent`` at a time, like a live shop."""
     rng = random.Random(seed)
     if dataset is not None:
-        from producers.datasets import iter_sessions, resolve
+        from contracts.datasets import iter_sessions, resolve
         sessions = ((f"u{sid}", [str(i) for i in items]) for sid, items in
                     iter_sessions(resolve(dataset, "train_sessions")))
     else:
@@ -90,9 +90,9 @@ def pipeline(
     from freshrec.progress import Progress
 
     from producers.kafka_out import EventProducer
-    from producers.schema import Event
+    from contracts.events import Event
     from streams.topics import ensure_topics
-    from streams.writer import percentile_from_histogram
+    from serving.stats import percentile_from_histogram
 
     worker = BenchWorker("bench", "pipeline", {"worker_recommender": recommender or None}, profile=profile)
     settings, keys, stats_key, log_path = worker.settings, worker.keys, worker.stats_key, worker.log_path

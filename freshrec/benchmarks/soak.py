@@ -21,8 +21,8 @@ from pathlib import Path
 
 import typer
 
-from freshrec.settings import ENV_PREFIX
 from freshrec.benchmarks.worker import BenchWorker, fail
+from freshrec.settings import ENV_PREFIX
 
 
 def _slope_per_min(samples: list[dict], field: str, last_s: float | None = None) -> float | None:
@@ -69,7 +69,7 @@ def soak(
     from freshrec.progress import Progress
 
     from producers.kafka_out import EventProducer, ProducerError
-    from producers.schema import Event
+    from contracts.events import Event
     from streams.topics import ensure_topics
 
     worker = BenchWorker("soak", "soak", {"session_idle_ttl_s": session_ttl_s,

@@ -37,7 +37,7 @@ class BenchWorker:
 
     def __init__(self, name: str, log_name: str, overrides: dict | None = None, loglevel: str = "warning",
                  profile: Path | None = None):
-        from streams.keys import Keys
+        from contracts.redis_keys import Keys
 
         self.run_id = u = uuid.uuid4().hex[:8]
         settings = {

@@ -5,7 +5,7 @@ Co-purchase pairs link every cart/order item of a session with the previous ones
 :class:`~models.candidates.pairstore.PairStore`; the learning split for sharding is the same as
 co-visitation's (:meth:`pairs` where the session lives, :meth:`add_pair` where item ``a`` lives).
 
-Catalog complements come from :class:`~producers.schema.CatalogItem.complements` ("this case is an
+Catalog complements come from :class:`~contracts.events.CatalogItem.complements` ("this case is an
 accessory for that phone"): someone looking at the phone is offered the case, and vice versa, with
 a fixed score ``catalog_score`` relative to the best co-purchase score of the session.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.covisit import pool_rows, score_rows
 from models.candidates.pairstore import PairModel, PairStore, decay_weights
 from models.ranking.pool import Pool
-from producers.schema import CatalogItem
 
 WEEK_MS = 7 * 24 * 3600 * 1000
 BASKET = ("cart", "order")

@@ -16,8 +16,8 @@ import math
 import re
 from collections.abc import Sequence
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Estimator, Interaction, Session
-from producers.schema import CatalogItem
 
 _TOKEN = re.compile(r"[a-z0-9]{2,}")
 

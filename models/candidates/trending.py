@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Estimator, Interaction, Session
 from models.candidates.pairstore import DecayClock
 from models.ranking.pool import Pool
-from producers.schema import CatalogItem
 
 DAY_MS = 24 * 3600 * 1000
 

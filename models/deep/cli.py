@@ -43,9 +43,10 @@ def train(
     HR@20 / MRR@20 go into the artifact's metrics.json. To train from the Kafka event log instead, use
     `freshrec trainer --once --since TIME`. Example: freshrec train --data ../shared/data/diginetica --epochs 6
     """
-    from models.deep.artifact import ArtifactError, publish
+    from contracts.artifacts import ArtifactError
+    from models.deep.artifact import publish
     from models.deep.recommender import DeepRecommender
-    from producers.datasets import DatasetError, iter_sessions, resolve
+    from contracts.datasets import DatasetError, iter_sessions, resolve
 
     try:
         sessions = [[str(i) for i in items] for _, items in iter_sessions(resolve(data, "train_sessions"))]
@@ -102,7 +103,8 @@ def bench(
     """Time batched ONNX scoring of the published deep model: ms per session (target <= 0.5)."""
     import numpy as np
 
-    from models.deep.artifact import ArtifactError, load_current
+    from contracts.artifacts import ArtifactError
+    from models.deep.artifact import load_current
 
     path = _store(store)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from producers.schema import Event, EventError, decode_event
+from contracts.events import Event, EventError, decode_event
 
 POLL_MS = 500
 

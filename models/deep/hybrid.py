@@ -112,7 +112,8 @@ def from_settings(settings=None) -> HybridRecommender:
     runs the stream sources alone until the trainer publishes.
     """
     from freshrec.settings import Settings
-    from models.deep.artifact import ArtifactError, load_current
+    from contracts.artifacts import ArtifactError
+    from models.deep.artifact import load_current
 
     s = settings if settings is not None else Settings()
     rec = HybridRecommender(page_rules=True, deep_weight=s.deep_weight, window=s.covis_window,

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.deep.artifact import METRICS, VERSIONS, ArtifactError, current_version, publish
+from contracts.artifacts import METRICS, VERSIONS, ArtifactError, current_version
+from models.deep.artifact import publish
 from models.deep.eventlog import EventLog
 from models.deep.recommender import DeepRecommender
 from models.deep.warmstart import warm_fit

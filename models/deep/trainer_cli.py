@@ -104,7 +104,7 @@ def trainer(
         if not once:
             loop.run(on_round, on_progress=on_progress)
         else:
-            from models.deep.artifact import ArtifactError
+            from contracts.artifacts import ArtifactError
             from models.deep.trainer import Stopped
 
             try:

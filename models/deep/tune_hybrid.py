@@ -51,8 +51,8 @@ def main(data: Path = typer.Option(..., "--data", "-d", metavar="DIR", help="Dat
          fraction: float = typer.Option(0.05, "--fraction", min=0.01, max=0.5,
                                         help="Validation share (the deep model's validation_fraction)")) -> None:
     """Print validation HR@20 / MRR@20 of the hybrid for each deep fusion weight (JSON)."""
-    from models.deep.artifact import ArtifactError
-    from producers.datasets import DatasetError, iter_sessions, resolve
+    from contracts.artifacts import ArtifactError
+    from contracts.datasets import DatasetError, iter_sessions, resolve
 
     try:
         ws = [float(w) for w in weights.split(",")]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.deep.artifact import CONFIG, ITEMS, WEIGHTS
+from contracts.artifacts import CONFIG, ITEMS, WEIGHTS
 from models.deep.data import ItemVocab, chunk_sessions, prefix_cases, split_validation
 from models.deep.network import SessionNet
 from models.deep.recommender import DeepRecommender

@@ -9,12 +9,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+from contracts.datasets import DatasetError, load_dataset
 from freshrec.progress import Progress
 from freshrec.settings import Settings
 from models.evaluation import registry
 from models.evaluation.compare import default_plot_path, save_plot, table
 from models.evaluation.protocol import MODES, EvalResult, StrData, evaluate as run_protocol, progress_total
-from producers.datasets import DatasetError, load_dataset
 
 
 def _fail(message: str) -> typer.Exit:

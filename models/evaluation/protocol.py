@@ -23,8 +23,7 @@ import numpy as np
 
 from models.base import Interaction, Recommender, Session
 from models.evaluation.metrics import Coverage, hit_rate, mrr, ndcg, rank_of
-from producers.datasets import SessionDataset
-from producers.replay_formats import TSV_BASE_MS, TSV_CLICK_MS, TSV_SESSION_GAP_MS
+from contracts.datasets import SessionDataset, click_ts
 
 MODES = ("offline", "prequential")
 Progress = Callable[[int], None]   # called with the number of cases (offline) or clicks (prequential) done
@@ -137,9 +136,8 @@ def evaluate_prequential(model: Recommender, data: StrData, *, k: int = 20, name
         for items in sessions:
             number += 1
             session = Session(user_id=str(number))
-            base = TSV_BASE_MS + (number - 1) * TSV_SESSION_GAP_MS + clicks * TSV_CLICK_MS
             for pos, item in enumerate(items):
-                interaction = Interaction(item=item, ts=base + pos * TSV_CLICK_MS)
+                interaction = Interaction(item=item, ts=click_ts(number - 1, clicks, pos))
                 if scored and pos:
                     recs = [c.item for c in model.recommend_many([session], k)[0][:k]]
                     ranks.append(rank_of(item, recs))

@@ -14,10 +14,10 @@ import time
 
 import typer
 
+from contracts.events import CatalogItem
 from models.base import Interaction, Session
 from models.online.recommender import OnlineRecommender
 from models.recommender import StreamRecommender
-from producers.schema import CatalogItem
 
 
 def synthetic_stream(users: int, items_per_cat: int, cats: int, events: int, seed: int = 7):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
+from contracts.events import CatalogItem
 from models.base import Estimator, Interaction
-from producers.schema import CatalogItem
 
 DAY_MS = 24 * 3600 * 1000
 #: Interaction weights: an order says more about taste than a view.

@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Interaction, Session, candidates_many
 from models.candidates.covisit import WEEK_MS
 from models.deep.source import DeepSource
@@ -44,7 +45,6 @@ from models.online.metrics import Prequential
 from models.online.profiles import DAY_MS, ItemFacts, UserProfiles
 from models.online.ranker import OnlineRanker
 from models.recommender import StreamRecommender
-from producers.schema import CatalogItem
 
 ONLINE_STATE_VERSION = 1
 

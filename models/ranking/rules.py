@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Estimator, Session
 from models.ranking.pool import ItemIds, Ranked, rank_in_group
-from producers.schema import CatalogItem
 
 
 class CatalogFacts:

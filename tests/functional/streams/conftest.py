@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from contracts.events import Event, encode_event
 from freshrec.settings import Settings
-from producers.schema import Event, encode_event
 from streams.app import build
 
 from .fakes import FakeTopics, FakeWriter
@@ -19,7 +19,9 @@ class Harness:
     def __init__(self, unique: str, recommender=None, **overrides):
         settings = Settings(worker_app_id=f"ft-{unique}", redis_prefix="ft:", worker_take_ms=2.0, **overrides)
         self.recommender = recommender if recommender is not None else MinimalRecommender()
-        self.pipeline = build(settings, self.recommender)
+        self.crashes: list[tuple[str, Exception]] = []  # what would have ended the worker process
+        self.pipeline = build(settings, self.recommender,
+                              on_agent_crash=lambda agent, exc: self.crashes.append((agent, exc)))
         self.writer = FakeWriter()
         self.out = FakeTopics()
         h = self.pipeline.handlers

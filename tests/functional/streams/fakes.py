@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from streams.keys import Keys, RecList
+from contracts.redis_keys import Keys, RecList
 
 
 @dataclass

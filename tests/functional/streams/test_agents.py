@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from streams.covis import DeltaBatch, ItemDelta, decode_batch, decode_neighbors, encode
-from streams.tables import key_partition
 from streams.session import decode_state
+from streams.tables import key_partition
 
 from .conftest import raw, wait_for
 
@@ -77,7 +77,7 @@ async def test_forget_removes_state_and_list(harness):
     async with h.agents["events"].test_context() as agent:
         await agent.put(raw(h.event("u1", "a")), key=b"u1")
         await wait_for(lambda: "u1" in h.tables.sessions, what="state")
-        from producers.schema import Event
+        from contracts.events import Event
         await agent.put(raw(Event(event_id="f1", ts=h.t0 + 99_000, user_id="u1", type="forget")), key=b"u1")
         await wait_for(lambda: "u1" not in h.tables.sessions, what="forgotten state")
     assert h.writer.keys.user_recs("u1") in h.writer.deleted
@@ -241,7 +241,7 @@ async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window
     import asyncio
     from types import SimpleNamespace
 
-    from producers.schema import PACK_SLOTS
+    from contracts.packs import PACK_SLOTS
 
     h = harness
     acks: list[asyncio.Future] = []

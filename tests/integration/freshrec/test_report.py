@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from contracts.redis_keys import Keys
 from freshrec.cli import app
 from freshrec.report import markdown_tables_to_html, render, sample_stats
-from streams.keys import Keys
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from models.deep.artifact import CURRENT, ONNX, VERSIONS, publish
-from producers.schema import Event
-from streams.keys import decode_rec_list
+from contracts.artifacts import CURRENT, ONNX, VERSIONS
+from contracts.events import Event
+from contracts.redis_keys import decode_rec_list
+from models.deep.artifact import publish
 from tests.integration.streams.conftest import Deployment, wait_until
 from tests.unit.models.deep.conftest import cycle_sessions, tiny_model
 

@@ -6,10 +6,11 @@ import random
 
 import pytest
 
-from models.deep.artifact import current_version, load_current
+from contracts.artifacts import current_version
+from contracts.events import Event
+from models.deep.artifact import load_current
 from models.deep.eventlog import EventLog
 from models.deep.trainer import Trainer
-from producers.schema import Event
 from tests.unit.models.deep.conftest import cycle_sessions, tiny_model
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from producers.schema import CatalogItem
+from contracts.events import CatalogItem
 from tests.integration.streams.conftest import Deployment, wait_until
 from tests.integration.streams.test_worker import Script, user_list
 
@@ -43,7 +43,7 @@ def test_worker_serves_variants_counts_them_and_checkpoints(deployment, tmp_path
     rec = lists[0]
     with dep.producer() as out:
         n = script.n = script.n + 1
-        from producers.schema import Event
+        from contracts.events import Event
         out.send_event(Event(event_id=f"imp{n}", ts=script.t0 + n * 10, user_id=users[0], type="impression",
                              item_id="c", list_id=rec.list_id, variant=rec.variant,
                              shown=[r.item for r in rec.items]))

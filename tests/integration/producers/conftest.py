@@ -13,9 +13,9 @@ def read_topic(kafka_bootstrap: str, unique: str):
     from kafka import KafkaConsumer
 
     def read(topic: str, n: int, timeout: float = 30.0, events: bool = False) -> list:
-        """With ``events``, a pack record (producers/schema.py) counts as its events, each returned as
+        """With ``events``, a pack record (contracts/packs.py) counts as its events, each returned as
         (partition, None, the event's bytes): the pack's key is no user's."""
-        from producers.schema import is_pack, split_pack
+        from contracts.packs import is_pack, split_pack
 
         consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, group_id=f"test-{unique}-{topic}",
                                  auto_offset_reset="earliest", enable_auto_commit=False)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.events import CatalogItem, Event, decode_event, decode_item
 from freshrec.settings import Settings
 from producers.batch_out import BatchSender
 from producers.kafka_out import DeliveryError, EventProducer, ensure_topics
-from producers.schema import CatalogItem, Event, decode_event, decode_item
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from contracts.events import decode_event
 from freshrec.cli import app
-from producers.schema import decode_event
 from streams.tables import key_partition
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,12 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
+from contracts.events import CatalogItem, Event, decode_event, decode_item
+from contracts.redis_keys import BODY_FIELD, TS_FIELD, Keys, RecItem, RecList, encode_rec_list
 from freshrec.cli import app
-from producers.schema import CatalogItem, Event, decode_event, decode_item
 from producers.shop import Shop
 from producers.shop_cli import redis_recs_reader
 from streams.tables import key_partition
-from streams.keys import BODY_FIELD, TS_FIELD, Keys, RecItem, RecList, encode_rec_list
 
 pytestmark = pytest.mark.integration
 

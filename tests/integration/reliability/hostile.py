@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from producers.schema import EVENT_TYPES, ID_PATTERN, MAX_ID_LEN, MIN_TS
+from contracts.events import EVENT_TYPES, MIN_TS
+from contracts.ids import ID_PATTERN, MAX_ID_LEN
 
 _ID_RE = re.compile(ID_PATTERN)
 NOW = int(time.time() * 1000)

@@ -6,9 +6,9 @@ import random
 import threading
 import time
 
-from producers.schema import Event
+from contracts.events import Event
+from contracts.redis_keys import decode_rec_list
 from streams.covis import decode_stats
-from streams.keys import decode_rec_list
 from streams.session import decode_state
 
 T0 = 1_763_000_000_000

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from producers.schema import Event
-from streams.keys import Keys
+from contracts.events import Event
+from contracts.redis_keys import Keys
 from streams.routing import DeadLetter, route_event, route_record
 
 from .harness import KeyWatcher, wait_until
@@ -45,7 +45,7 @@ def test_ten_thousand_hostile_events_all_reach_the_dead_letter_topic(request, de
     routed = [route_event(value, key) for key, value in messages]
     # The strategies' own check: each message breaks the contract, so the worker must reject it.
     assert [m for m, r in zip(messages, routed) if not isinstance(r, DeadLetter)] == []
-    # A JSON array is a pack (producers/schema.py): each of its elements is dead-lettered on its own.
+    # A JSON array is a pack (contracts/packs.py): each of its elements is dead-lettered on its own.
     expected = [dl.value for key, value in messages for dl, _ in route_record(value, key)]
     assert all(isinstance(dl, DeadLetter) for key, value in messages for dl, _ in route_record(value, key))
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from producers.schema import Event
+from contracts.events import Event
 
 from .harness import REPO, wait_until
 from .replay import T0

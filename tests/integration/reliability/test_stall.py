@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.schema import Event
+from contracts.events import Event
 from streams.watchdog import STALL_EXIT_CODE
 
 from .harness import wait_until, worker_env

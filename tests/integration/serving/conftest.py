@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.keys import WRITE_IF_NEWER_LUA, Keys, RecList, encode_rec_list
+from contracts.redis_keys import WRITE_IF_NEWER_LUA, Keys, RecList, encode_rec_list
 
 
 @pytest.fixture

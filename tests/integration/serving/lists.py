@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from streams.keys import RecItem, RecList
+from contracts.redis_keys import RecItem, RecList
 
 
 def rec_list(*items: str, ctx: str | None = None, age_ms: int = 1000, comp: tuple[str, ...] = (),

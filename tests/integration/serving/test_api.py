@@ -237,7 +237,8 @@ async def test_concurrent_posts_of_one_partition_share_pack_records(kafka_bootst
     from kafka import KafkaConsumer
 
     from producers.kafka_out import ensure_topics
-    from producers.schema import Event, decode_event, is_pack, split_pack
+    from contracts.events import Event, decode_event
+    from contracts.packs import is_pack, split_pack
 
     topic = f"test.events.pack.{unique}"
     ensure_topics(Settings(kafka_bootstrap=kafka_bootstrap), events=topic, catalog=f"{topic}.catalog", partitions=1)

@@ -23,9 +23,9 @@ import httpx
 import pytest
 import redis
 
+from contracts.events import CatalogItem, Event, encode_event, encode_item
+from contracts.redis_keys import Keys
 from freshrec.stack.process import free_port
-from producers.schema import CatalogItem, Event, encode_event, encode_item
-from streams.keys import Keys
 
 from ..waiting import wait_until
 from ..workers import WorkerProcess

@@ -49,7 +49,7 @@ def test_writer_cannot_administer(settings, redis_url):
 
 async def test_the_workers_writer_runs_as_the_writer_user(settings, redis_client, unique):
     # everything streams/writer.py does (EVALSHA of the compare-and-set script, counters, catalog)
-    from streams.keys import Keys, RecItem, RecList
+    from contracts.redis_keys import Keys, RecItem, RecList
     from streams.writer import RedisWriter
 
     writer = RedisWriter(settings.writer_url, Keys(f"t{unique}:"), user_ttl_ms=60_000, item_ttl_ms=60_000,

@@ -8,7 +8,7 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from producers.schema import Event
+from contracts.events import Event
 
 from .conftest import Deployment, wait_until
 

@@ -7,8 +7,8 @@ import time
 import pytest
 from kafka import KafkaConsumer
 
-from producers.schema import CatalogItem, Event
-from streams.keys import decode_rec_list
+from contracts.events import CatalogItem, Event
+from contracts.redis_keys import decode_rec_list
 
 from .conftest import wait_until
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streams.keys import Keys, RecItem, RecList, decode_rec_list
+from contracts.redis_keys import Keys, RecItem, RecList, decode_rec_list
 from streams.writer import RedisWriter
 
 pytestmark = pytest.mark.integration

@@ -1,9 +1,9 @@
 import pickle
 import random
 
+from contracts.events import CatalogItem
 from models.base import Interaction, Recommender, Session
 from models.recommender import StreamRecommender
-from producers.schema import CatalogItem
 
 T0 = 1_700_000_000_000
 

@@ -4,13 +4,13 @@ import pickle
 
 import pytest
 
+from contracts.events import CatalogItem
 from models.base import CandidateSource, Interaction, Learner, Session
 from models.candidates.complementary import Complementary
 from models.candidates.content import ContentIndex
 from models.candidates.covisit import CoVisitation
 from models.candidates.repeat import Repeat
 from models.candidates.trending import Trending
-from producers.schema import CatalogItem
 
 SOURCES = [CoVisitation, Complementary, ContentIndex, Repeat, Trending]
 T0 = 1_700_000_000_000

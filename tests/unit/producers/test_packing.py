@@ -7,8 +7,8 @@ import threading
 import msgspec
 import pytest
 
+from contracts.packs import PACK_MAX_EVENTS, encode_pack, is_pack, split_pack
 from producers.packing import LingeringPacker, PackBuffer
-from producers.schema import PACK_MAX_EVENTS, encode_pack, is_pack, split_pack
 
 
 def ev(user: str, n: int = 0) -> bytes:

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import typer
 
+from contracts.datasets import TSV_BASE_MS
+from contracts.events import decode_event
 from producers.replay import parse_speed, replay
-from producers.replay_formats import (TSV_BASE_MS, Bad, FormatError, detect_format, read)
-from producers.schema import decode_event
+from producers.replay_formats import Bad, FormatError, detect_format, read
 
 OTTO = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "otto_sample" / "train.jsonl"
 if not OTTO.exists():  # a clone elsewhere: the data folder sits beside the main checkout

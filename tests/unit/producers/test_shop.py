@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from producers.schema import CatalogItem, Event, decode_event, decode_item, encode_event, encode_item
+from contracts.events import CatalogItem, Event, decode_event, decode_item, encode_event, encode_item
+from contracts.redis_keys import RecItem, RecList
 from producers.shop import Shop
-from streams.keys import RecItem, RecList
 
 
 def _records(**kw):

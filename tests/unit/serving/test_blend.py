@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.redis_keys import RecItem, RecList
 from serving.blend import choose, item_entries
-from streams.keys import RecItem, RecList
 
 NOW = 1_800_000_000_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from serving.stats import LivePanel, histogram
-from streams.keys import percentile_from_histogram
+from serving.stats import percentile_from_histogram
 
 
 def test_everything_absent_is_none():

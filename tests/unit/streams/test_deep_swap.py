@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from models.deep.artifact import CURRENT, ONNX, VERSIONS, publish
+from contracts.artifacts import CURRENT, ONNX, VERSIONS
+from models.deep.artifact import publish
 from models.deep.source import DeepSource
 from streams.deep_swap import DeepSwapper
 from tests.unit.models.deep.conftest import cycle_sessions, tiny_model

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from serving.stats import percentile_from_histogram
 from streams.routing import DeadLetter, route_event, route_item
 from streams.tables import key_partition
 from streams.trending import trending
-from streams.writer import freshness_bucket, percentile_from_histogram
+from streams.writer import freshness_bucket
 
 GOOD = b'{"event_id": "e1", "ts": 1700000000000, "user_id": "u1", "type": "view", "item_id": "i1"}'
 
@@ -68,7 +69,7 @@ def _pack_event(user: str, n: int) -> bytes:
 
 
 def test_a_pack_routes_each_event_with_its_place_in_the_log():
-    from producers.schema import PACK_SLOTS, encode_pack
+    from contracts.packs import PACK_SLOTS, encode_pack
     from streams.routing import route_record
     from streams.tables import key_partition
 
@@ -80,7 +81,7 @@ def test_a_pack_routes_each_event_with_its_place_in_the_log():
 
 
 def test_a_bad_event_in_a_pack_is_dead_lettered_alone_and_a_user_of_another_partition_too():
-    from producers.schema import encode_pack
+    from contracts.packs import encode_pack
     from streams.routing import route_record
     from streams.tables import key_partition
 

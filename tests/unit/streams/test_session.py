@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producers.schema import Event
+from contracts.events import Event
 from streams.session import SessionPolicy, SessionState, decode_state, encode_state, to_session
 
 T0 = 1_700_000_000_000

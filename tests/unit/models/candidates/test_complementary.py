@@ -1,6 +1,6 @@
+from contracts.events import CatalogItem
 from models.base import Interaction, Session
 from models.candidates.complementary import Complementary
-from producers.schema import CatalogItem
 
 
 def test_bought_together_from_carts_and_orders():

@@ -1,6 +1,6 @@
+from contracts.events import CatalogItem
 from models.base import Interaction, Session
 from models.candidates.content import ContentIndex
-from producers.schema import CatalogItem
 
 
 def item(item_id, title, category, price=50.0, brand=None, **kw):

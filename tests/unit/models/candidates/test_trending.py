@@ -1,6 +1,6 @@
+from contracts.events import CatalogItem
 from models.base import Interaction, Session
 from models.candidates.trending import Trending
-from producers.schema import CatalogItem
 
 HOUR = 3_600_000
 T0 = 1_700_000_000_000 - (1_700_000_000_000 % (24 * HOUR))  # midnight UTC

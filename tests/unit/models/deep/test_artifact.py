@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+import contracts.artifacts as artifact
+from contracts.artifacts import ArtifactError, current_version
 from models.base import Interaction, Session
-from models.deep import artifact
-from models.deep.artifact import ArtifactError, current_version, load_artifact, load_current, publish
+from models.deep.artifact import load_artifact, load_current, publish
 from models.deep.recommender import DeepRecommender
 from models.deep.validation import slice_metrics
 
@@ -78,7 +79,7 @@ def test_corrupt_artifact_is_rejected(trained, store, damage):
         # Checksums made consistent again: onnxruntime itself must refuse the file.
         (path / artifact.ONNX).write_bytes(b"not an onnx model")
         manifest = json.loads((path / artifact.MANIFEST).read_text())
-        manifest["files"][artifact.ONNX] = artifact._sha256(path / artifact.ONNX)
+        manifest["files"][artifact.ONNX] = artifact.sha256(path / artifact.ONNX)
         (path / artifact.MANIFEST).write_text(json.dumps(manifest))
         match = "onnxruntime"
     else:

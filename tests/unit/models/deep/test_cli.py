@@ -4,8 +4,8 @@ import json
 
 from typer.testing import CliRunner
 
+from contracts.artifacts import current_version
 from freshrec.cli import app
-from models.deep.artifact import current_version
 from tests.unit.models.deep.conftest import cycle_sessions
 
 runner = CliRunner()

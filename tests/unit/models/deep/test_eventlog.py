@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from contracts.events import Event
 from models.deep.eventlog import sessions_from_events
 from models.deep.network import SessionNet
 from models.deep.warmstart import GROWING, seed_network
-from producers.schema import Event
 
 
 def ev(n: int, user: str, item: str, ts: int, session: str | None = None, type_: str = "view") -> Event:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts.datasets import load_dataset
 from models.base import Candidate
 from models.evaluation import registry
 from models.evaluation.protocol import StrData, evaluate
-from producers.datasets import load_dataset
 
 REPO = Path(__file__).resolve().parents[4]
 

@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from models.baselines import Pop
+from contracts.datasets import load_dataset
 from models.base import Interaction, Session
+from models.baselines import Pop
 from models.evaluation.protocol import StrData, evaluate, evaluate_offline, evaluate_prequential
-from producers.datasets import load_dataset
 
 
 @pytest.fixture

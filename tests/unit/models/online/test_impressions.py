@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from contracts.events import Event
 from models.base import Interaction, Session
 from models.online.features import FEATURES
 from models.online.ranker import OnlineRanker
 from models.online.recommender import OnlineRecommender, shown_rows
-from producers.schema import Event
 from streams.session import to_interaction
 
 

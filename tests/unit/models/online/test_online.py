@@ -8,15 +8,15 @@ import random
 import numpy as np
 import pytest
 
+from contracts.events import CatalogItem
 from models.base import Interaction, Session
 from models.online.ab import assign, bucket, parse_shares, wilson
 from models.online.features import FEATURES, build_pool
 from models.online.metrics import Prequential
 from models.online.profiles import ItemFacts, UserProfiles, price_band
-from models.online.recommender import OnlineRecommender
 from models.online.ranker import OnlineRanker
+from models.online.recommender import OnlineRecommender
 from models.recommender import StreamRecommender
-from producers.schema import CatalogItem
 
 CATS, PER_CAT = 8, 25
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.events import Event
 from models.online.counters import AbCounters
 from models.online.metrics import Prequential
 from models.online.report import variant_row
-from producers.schema import Event
 
 FIELDS = {"experiment", "variant", "impressions", "clicks", "orders", "ctr", "ctr_ci", "cvr", "cvr_ci",
           "preq_n", "hr", "hr_ci", "mrr", "mrr_ci"}

@@ -5,11 +5,11 @@ import random
 import numpy as np
 import pytest
 
+from contracts.events import CatalogItem
 from models.base import Candidate, Interaction, Session
 from models.ranking.fusion import WeightedFusion
 from models.ranking.pool import ItemIds, Pool, rank_in_group, top_order
 from models.recommender import StreamRecommender
-from producers.schema import CatalogItem
 
 T0 = 1_700_000_000_000
 

@@ -1,6 +1,6 @@
+from contracts.events import CatalogItem
 from models.base import Candidate, Interaction, Session
 from models.ranking.rules import CatalogFacts, Rules, cap_per_category
-from producers.schema import CatalogItem
 
 
 def cands(*items):

@@ -22,7 +22,7 @@ Key                          | type   | written by | read by  | content
 ``{p}`` is the configurable prefix (default ``fr:``) so several deployments can share one Redis.
 
 A ``stats:{name}`` hash holds, besides counters, a freshness histogram: fields ``fh:<upper ms>`` (and
-``fh:inf``) counting events by write delay; :func:`percentile_from_histogram` is the one reading of it.
+``fh:inf``) counting events by write delay; serving reads it (``serving/stats.py``).
 """
 
 from __future__ import annotations
@@ -31,15 +31,24 @@ import re
 
 import msgspec
 
+from contracts.ids import ID_CHARS, MAX_ID_LEN, is_id
+
 DEFAULT_PREFIX = "fr:"
-_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_CATEGORY = re.compile(r"^[A-Za-z0-9_.\- ]{1,80}$")
+# Categories are shop-defined names: ids plus spaces (a space becomes "_" in the key).
+_CATEGORY = re.compile(rf"[{ID_CHARS} ]{{1,80}}")
+_PREFIX = re.compile(rf"[{ID_CHARS}]{{0,32}}:")
 
 
-def _check_id(value: str, what: str = "id", pattern: re.Pattern[str] = _ID) -> str:
-    # fullmatch: with match, ``$`` also matches before a trailing newline ("x\n" would pass).
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+def _check_id(value: str, what: str = "id") -> str:
+    if not is_id(value):
         raise ValueError(f"{what} {value!r} is not allowed in a Redis key")
+    return value
+
+
+def _check_category(value: str) -> str:
+    # fullmatch: with match, ``$`` also matches before a trailing newline ("x\n" would pass).
+    if not isinstance(value, str) or not _CATEGORY.fullmatch(value):
+        raise ValueError(f"category {value!r} is not allowed in a Redis key")
     return value
 
 
@@ -47,7 +56,7 @@ class Keys:
     """Builds every key; construct once with the deployment's prefix."""
 
     def __init__(self, prefix: str = DEFAULT_PREFIX):
-        if prefix and not re.fullmatch(r"^[A-Za-z0-9_.\-]{0,32}:$", prefix):
+        if prefix and not _PREFIX.fullmatch(prefix):
             raise ValueError(f"prefix {prefix!r} must be [A-Za-z0-9_.-] and end with ':'")
         self.prefix = prefix
 
@@ -60,7 +69,7 @@ class Keys:
     def trending(self, category: str | None = None) -> str:
         if category is None:
             return f"{self.prefix}rec:trending"
-        return f"{self.prefix}rec:trending:{_check_id(category, 'category', _CATEGORY).replace(' ', '_')}"
+        return f"{self.prefix}rec:trending:{_check_category(category).replace(' ', '_')}"
 
     def item(self, item_id: str) -> str:
         return f"{self.prefix}item:{_check_id(item_id, 'item id')}"
@@ -86,10 +95,10 @@ class Keys:
         return bool(_KEY_SHAPE.fullmatch(key.removeprefix(self.prefix))) and key.startswith(self.prefix)
 
 
+_I = rf"[{ID_CHARS}]{{1,{MAX_ID_LEN}}}"
 _KEY_SHAPE = re.compile(
-    r"^(rec:user:[A-Za-z0-9_.\-]{1,64}|rec:item:[A-Za-z0-9_.\-]{1,64}|rec:trending(:[A-Za-z0-9_.\-]{1,80})?"
-    r"|item:[A-Za-z0-9_.\-]{1,64}|model:[A-Za-z0-9_.\-]{1,64}:current|stats:[A-Za-z0-9_.\-]{1,64}"
-    r"|ab:[A-Za-z0-9_.\-]{1,64}:[A-Za-z0-9_.\-]{1,64})$"
+    rf"rec:user:{_I}|rec:item:{_I}|rec:trending(:[{ID_CHARS}]{{1,80}})?"
+    rf"|item:{_I}|model:{_I}:current|stats:{_I}|ab:{_I}:{_I}"
 )
 
 
@@ -162,31 +171,3 @@ return n
 BODY_FIELD = "body"
 TS_FIELD = "ts"
 
-
-def percentile_from_histogram(hist: dict[str, int | float | str], q: float) -> float | None:
-    """``q``-quantile (0..1) of ``fh:<upper ms>`` counts: the upper bound (ms) of the bucket holding it.
-
-    Counts may be numbers or the strings a Redis hash returns; other fields, malformed bounds and
-    non-positive counts are ignored. None when the histogram is empty.
-    """
-    rows = []
-    for name, n in hist.items():
-        if not name.startswith("fh:"):
-            continue
-        try:
-            upper, count = float(name[3:]), float(n)
-        except (TypeError, ValueError):
-            continue
-        if count > 0:
-            rows.append((upper, count))
-    rows.sort()
-    total = sum(n for _, n in rows)
-    if not total:
-        return None
-    need = q * total
-    acc = 0.0
-    for upper, n in rows:
-        acc += n
-        if acc >= need:
-            return upper
-    return rows[-1][0]

@@ -1,7 +1,7 @@
 """``freshrec bench lookup`` and ``freshrec bench api``: serving latency at a fixed rate, and the maximum rate.
 
 Both seed their own key prefix with ``--users`` user lists, ``--items`` item lists and trending (written
-as the default Redis user, removed afterwards), then run :func:`serving.loadgen.phases`:
+as the default Redis user, removed afterwards), then run :func:`freshrec.benchmarks.loadgen.phases`:
 
 0. **warm-up**: enough requests to fill the client's outage cache, then ``gc.freeze()``: steady state;
 1. **fixed rate** (open loop): requests start on a fixed schedule of ``--rate`` per second for
@@ -36,15 +36,15 @@ from contextlib import contextmanager
 
 import typer
 
+from freshrec.benchmarks.loadgen import HttpConn, phases
 from freshrec.settings import Settings
-from serving.loadgen import HttpConn, phases
 
 
 # --- data ----------------------------------------------------------------------------------
 def seed(settings: Settings, prefix: str, users: int, items: int, k: int = 20) -> None:
     import redis
 
-    from streams.keys import Keys, RecItem, RecList, encode_rec_list
+    from contracts.redis_keys import Keys, RecItem, RecList, encode_rec_list
 
     keys = Keys(prefix)
     rng = random.Random(7)
@@ -165,7 +165,7 @@ def lookup(
 
 async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) -> dict:
     from serving.client import RecClient
-    from streams.keys import Keys
+    from contracts.redis_keys import Keys
 
     client = RecClient.from_settings(settings)
     client.keys = Keys(prefix)

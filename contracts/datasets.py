@@ -1,8 +1,13 @@
-"""Loaders for public session datasets in the shared format (``train_sessions.tsv[.gz]``, ...).
+"""The session dataset format of ``../shared/data`` (``train_sessions.tsv[.gz]``, ...) and its clock.
 
-The datasets are never part of the repository: every loader takes a path. Format (one header line):
-``session_id<TAB>items`` with space-separated integer item ids, oldest first; test cases are
-``prefix<TAB>next_item``.
+Replay (producers) turns these files into events; evaluation and training (models) read them directly;
+both must agree on what a line means and on the timestamps it gets, or the evaluated stream is not the
+replayed one. The datasets are never part of the repository: every loader takes a path. Format (one
+header line): ``session_id<TAB>items`` with space-separated integer item ids, oldest first; test cases
+are ``prefix<TAB>next_item``.
+
+The files carry no time, so both sides synthesise the same clock (:func:`click_ts`): strictly
+increasing in file order, 1 s between clicks and 60 s between sessions, from :data:`TSV_BASE_MS`.
 """
 
 from __future__ import annotations
@@ -11,6 +16,17 @@ import gzip
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+
+TSV_BASE_MS = 1_600_000_000_000  # 2020-09-13, well inside the event schema's sane range
+TSV_CLICK_MS = 1_000
+TSV_SESSION_GAP_MS = 60_000
+
+
+def click_ts(session_index: int, clicks_before: int, position: int) -> int:
+    """The synthetic time of click ``position`` (0-based) of the ``session_index``-th session (0-based)
+    of a file, ``clicks_before`` being the clicks of all earlier sessions."""
+    return TSV_BASE_MS + session_index * TSV_SESSION_GAP_MS + (clicks_before + position) * TSV_CLICK_MS
 
 
 class DatasetError(ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from producers.schema import EventError, decode_event, decode_item
-from streams.keys import Keys
+from contracts.events import EventError, decode_event, decode_item
+from contracts.redis_keys import Keys
 
 
 @pytest.mark.parametrize("field", ["event_id", "user_id", "item_id", "session_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from freshrec.benchmarks.memdebug import MemoryTracer
+from streams.memdebug import MemoryTracer
 
 
 def test_report_names_the_growing_line():
@@ -28,7 +28,7 @@ def test_report_names_the_growing_line():
 def test_table_sizes_counts_rows_and_bytes():
     from types import SimpleNamespace
 
-    from freshrec.benchmarks.memdebug import table_sizes
+    from streams.memdebug import table_sizes
 
     t = lambda rows: SimpleNamespace(data=rows)  # noqa: E731
     tables = SimpleNamespace(sessions=t({"u": b"x" * 2**20}), item_stats=t({}), neighbors=t({"i": b"ab"}),

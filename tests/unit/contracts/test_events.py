@@ -9,9 +9,10 @@ import msgspec
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import producers.schema as schema
-from producers.schema import (EVENT_TYPES, MAX_ID_LEN, PAGES, CatalogItem, Event, EventError, decode_event,
-                              decode_item, encode_event, encode_item)
+import contracts.events as schema
+from contracts.events import (EVENT_TYPES, PAGES, CatalogItem, Event, EventError, decode_event, decode_item,
+                              encode_event, encode_item)
+from contracts.ids import MAX_ID_LEN
 
 ID_ALPHABET = "abcXYZ0189_.-"
 ids = st.text(ID_ALPHABET, min_size=1, max_size=MAX_ID_LEN)

@@ -1,10 +1,10 @@
-"""The benchmarks' load phases (serving/loadgen.py) and the hand-packed RESP of serving/connections.py."""
+"""The benchmarks' load phases (freshrec/benchmarks/loadgen.py) and the hand-packed RESP of serving/connections.py."""
 
 from __future__ import annotations
 
 import asyncio
 
-from serving.loadgen import fixed_rate, max_rate
+from freshrec.benchmarks.loadgen import fixed_rate, max_rate
 from serving.connections import pack
 
 

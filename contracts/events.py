@@ -1,15 +1,8 @@
 """The event contract between producers and streams: shop events and catalog upserts.
 
-JSON on the wire, encoded and validated by msgspec (one pass, no intermediate dicts). Ids are
-restricted to ``[A-Za-z0-9_.-]`` so that they can never smuggle Redis key separators, glob
-characters, path segments or line breaks into the key schema downstream.
-
-A record of the events topic holds either **one event** (a JSON object, key = its user id) or a
-**pack**: a JSON array of up to 10,000 events (`PACK_MAX_EVENTS`) whose users all hash to the record's
-partition (`encode_pack`; the key is ignored). The worker's cost is per Kafka record, not per
-event (issue #18: ~200 CPU-us a record in Faust), so Freshrec's own producers pack what one linger
-interval brings per partition; any other producer may keep sending single events. Each event of a
-pack is validated on its own: a bad one goes to the dead-letter topic, its neighbours are kept.
+JSON on the wire, encoded and validated by msgspec (one pass, no intermediate dicts). Ids follow
+:mod:`contracts.ids`. A record of the events topic holds one event or a pack of them
+(:mod:`contracts.packs`); each event is validated on its own.
 
 >>> ev = Event(event_id="e1", ts=1_700_000_000_000, user_id="u1", session_id="s1", item_id="i9", type="view")
 >>> decode_event(encode_event(ev)) == ev
@@ -17,7 +10,7 @@ True
 >>> decode_event(b'{"event_id": "e1", "ts": 1, "user_id": "u1", "type": "view", "item_id": "i"}')
 Traceback (most recent call last):
 ...
-producers.schema.EventError: ts: ... (at $.ts)
+contracts.events.EventError: ts: ... (at $.ts)
 """
 
 from __future__ import annotations
@@ -26,16 +19,11 @@ import time
 from typing import Annotated, Literal
 
 import msgspec
-from kafka.partitioner.default import murmur2
+
+from contracts.ids import ID_PATTERN, MAX_ID_LEN
 
 SCHEMA_VERSION = 1
 
-#: Most events one pack record may hold; an event's place in the log is ``offset * PACK_SLOTS + index``.
-PACK_MAX_EVENTS = 10_000
-PACK_SLOTS = 1 << 14
-
-ID_PATTERN = r"^[A-Za-z0-9_.\-]+$"
-MAX_ID_LEN = 64
 Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, min_length=1, max_length=MAX_ID_LEN)]
 
 # Epoch milliseconds. Replayed public logs start in 2014; nothing real predates 2000.
@@ -194,62 +182,6 @@ def _raise(exc: msgspec.ValidationError):
     if err.field == "$" and sep and field.isidentifier():
         err = EventError(field, reason)  # raised by __post_init__ as "field: reason"
     raise err from None
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2, as the Java, kafka-python and aiokafka clients): the
-    partition of a user's events, and so the one partition every user of a pack must hash to."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def encode_pack(encoded_events: list[bytes]) -> bytes:
-    """One pack record from already encoded events (JSON objects): ``[e1,e2,...]``."""
-    if len(encoded_events) > PACK_MAX_EVENTS:
-        raise ValueError(f"a pack holds at most {PACK_MAX_EVENTS} events, got {len(encoded_events)}")
-    return b"[" + b",".join(encoded_events) + b"]"
-
-
-def is_pack(data: bytes) -> bool:
-    """True if a record value is a pack (a JSON array) rather than one event (a JSON object)."""
-    return data.lstrip()[:1] == b"["
-
-
-_pack_decoder = msgspec.json.Decoder(list[msgspec.Raw])
-
-
-def split_pack(data: bytes) -> list[bytes]:
-    """The raw bytes of each event of a pack, unvalidated; :class:`EventError` if it is no pack.
-
-    A pack must open with an object: anything else (``[]``, ``[1, 2]``, ``[[[...``) is rejected whole
-    before any parsing, so hostile nesting never reaches the decoder's recursion."""
-    if data.lstrip()[1:].lstrip()[:1] != b"{":
-        raise EventError("$", "a pack is a JSON array of event objects, and holds at least one")
-    try:
-        parts = _pack_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise EventError("$", f"a pack must be a JSON array of events: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise EventError("$", f"not valid JSON: {exc}") from None
-    if len(parts) > PACK_MAX_EVENTS:
-        raise EventError("$", f"a pack holds at most {PACK_MAX_EVENTS} events, got {len(parts)}")
-    return [bytes(p) for p in parts]
-
-
-class _UserOnly(msgspec.Struct):
-    user_id: object = None
-
-
-_user_only = msgspec.json.Decoder(_UserOnly)
-
-
-def peek_user_id(data: bytes) -> str | None:
-    """The ``user_id`` of one JSON object, without validating the rest (None if unreadable or absent):
-    how a producer decides what may join a pack, and how a dead letter from a pack gets its key."""
-    try:
-        user = _user_only.decode(data).user_id  # parses the whole object, builds one field: ~1 us
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return user if isinstance(user, str) and user else None
 
 
 def event_json_schema() -> dict:

@@ -15,15 +15,15 @@ The user's raw events stay in the events topic until its retention (``log.retent
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 
 import typer
 
+from contracts.events import Event
+from contracts.ids import MAX_ID_LEN, is_id
+from contracts.redis_keys import Keys
 from freshrec.settings import ENV_PREFIX, Settings
-from producers.schema import ID_PATTERN, MAX_ID_LEN, Event
-from streams.keys import Keys
 
 
 def forget_event(user_id: str, now_ms: int | None = None) -> Event:
@@ -52,7 +52,7 @@ def forget(
     their Redis keys are deleted now. Co-visitation and trending counts are anonymous and stay."""
     from pydantic import ValidationError
 
-    if not re.fullmatch(ID_PATTERN, user) or len(user) > MAX_ID_LEN:
+    if not is_id(user):
         _fail(f"user id {user!r} is not valid: use [A-Za-z0-9_.-], at most {MAX_ID_LEN} characters")
     try:
         settings = Settings(**({"topic_events": topic} if topic else {}))

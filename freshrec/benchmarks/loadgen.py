@@ -1,7 +1,7 @@
 """Load phases for the serving benchmarks: an open-loop fixed rate, a closed-loop maximum rate, and a
 minimal HTTP/1.1 client; measured from the scheduled instant, with CPU and run-queue wait per process.
 
-Used by :mod:`serving.bench`; kept apart because none of it knows what is being measured.
+Used by :mod:`freshrec.benchmarks.serving`; kept apart because none of it knows what is being measured.
 """
 
 from __future__ import annotations
