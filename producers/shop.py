@@ -1,7 +1,11 @@
 """The simulated shop: a deterministic discrete-event generator of catalog upserts and shop events.
 
 Users have hidden tastes (favourite main categories, brand affinities, a preferred price level)
-that the recommender must discover. Sessions arrive as a Poisson process whose intensity follows a
+that the recommender must discover, and that drift from session to session. Each session has an
+in-session intent, a main category that is often not a long-term favourite (a gift, a one-off
+need): it weighs more than long-term taste in what the user clicks and buys, which is what makes
+fresh, per-event recommendations worth more than ones computed an hour ago (docs/shop-model.md).
+Sessions arrive as a Poisson process whose intensity follows a
 time-of-day profile; each has an intent: *browse* a category, *compare* a few products, or buy an
 *accessory* for a product bought earlier. New items arrive, items go out of stock and come back,
 and ``shift_at_s`` makes two categories trendy for everyone (a concept drift to detect).
@@ -26,6 +30,9 @@ import numpy as np
 from contracts.events import CatalogItem, Event
 from contracts.redis_keys import RecList
 from producers.catalog_gen import Catalog, generate_catalog
+from producers.shop_taste import INTENT_CART, INTENT_CLICK, LONG_TERM_WEIGHT, MISSION_P, drift_taste
+from producers.shop_taste import draw as _draw
+from producers.shop_taste import sigmoid as _sigmoid
 
 #: (user_id, item_id) -> the list shown on that item's detail page, or None
 RecsReader = Callable[[str, str], "RecList | None"]
@@ -48,6 +55,7 @@ class _Session:
     intent: str
     leaf: int
     current: int = -1
+    mission: bool = False  # the intent is a one-off need, not drawn from long-term taste
     compare: list[int] = field(default_factory=list)
     owned: int = -1  # the main product an accessory session shops for
     pending: deque = field(default_factory=deque)  # (ts, kwargs) still to emit, oldest first
@@ -217,8 +225,10 @@ class Shop:
             intent = "accessory"
         else:
             intent = "compare" if self.rng.random() < 0.3 else "browse"
+        drift_taste(self.leaf_taste[user], self.rng)
+        mission = self.rng.random() < MISSION_P
         sess = _Session(sid=f"{self.run_id}.s{self._n_sessions}", user=user, intent=intent,
-                        leaf=self._pick_leaf(user))
+                        leaf=self._pick_leaf(user, mission), mission=mission)
         self._n_sessions += 1
         self._active.add(user)
         if intent == "accessory":
@@ -263,7 +273,8 @@ class Shop:
         if not c.in_stock[idx]:
             return
         base = {"browse": 0.015, "compare": 0.04, "accessory": 0.12}[sess.intent]
-        p_cart = base * _BUY_BOOST[(ts // _HOUR_MS) % 24] * _sigmoid(self.utility(sess.user, idx) + 0.5) * 2
+        fit = self.utility(sess.user, idx) + 0.5 + (INTENT_CART if self._in_intent(sess, idx) else 0.0)
+        p_cart = base * _BUY_BOOST[(ts // _HOUR_MS) % 24] * _sigmoid(fit) * 2
         if self.rng.random() < p_cart:
             ts_cart = ts + 5000 + int(self.rng.integers(15_000))
             sess.pending.append((ts_cart, dict(type="cart", item=idx, page="detail", quantity=1)))
@@ -308,7 +319,7 @@ class Shop:
         # Cascade: look down the list, click an item with a chance from the hidden taste.
         for pos, item_id in enumerate(shown):
             idx = _item_index(item_id, len(self.catalog))
-            attract = 0.002 if idx is None else self._click_prob(sess.user, idx, sess.current)
+            attract = 0.002 if idx is None else self._click_prob(sess, idx)
             if self.rng.random() < attract / (1.0 + 0.5 * pos):
                 click_ts = ts + 1500 + int(self.rng.integers(4000))
                 sess.pending.append((click_ts, dict(type="click", item_id=item_id, item=idx, page="detail",
@@ -319,13 +330,16 @@ class Shop:
                 return
         sess.pending.extend((max(t, ts + 1), s) for t, s in planned)
 
-    def _click_prob(self, user: int, idx: int, context: int) -> float:
+    def _click_prob(self, sess: _Session, idx: int) -> float:
         """Chance to click a shown item at the top slot: about 1-2 % for a random item and
-        15-20 % for one in a favourite category or fitting the product on the page (CTRs of real
-        recommendation widgets), so better recommendations earn measurably more clicks."""
+        15-20 % for one of the session's intent, a favourite category or fitting the product on the
+        page (CTRs of real recommendation widgets), so better recommendations earn more clicks."""
+        user, context = sess.user, sess.current
         leaf_pos = self._main_pos[self.main_leaf_of(idx)]
         taste = self.leaf_taste[user, leaf_pos] * len(self._mains)  # 1 = average interest
-        logit = self.utility(user, idx) + math.log(taste + 0.05) - 1.0
+        logit = self.utility(user, idx) + LONG_TERM_WEIGHT * math.log(taste + 0.05) - 1.0
+        if self._in_intent(sess, idx):
+            logit += INTENT_CLICK
         if context >= 0:
             if idx in self.catalog.accessories.get(context, ()):
                 logit += 1.5  # "fits the product you are looking at"
@@ -333,9 +347,16 @@ class Shop:
                 logit += 0.5  # an alternative to compare with
         return _MAX_SLOT_CTR * _sigmoid(logit)
 
+    def _in_intent(self, sess: _Session, idx: int) -> bool:
+        """What the session shops for now: the owned product's accessories, else its main category."""
+        if sess.intent == "accessory" and sess.owned >= 0:
+            return idx in self.catalog.accessories.get(sess.owned, ())
+        return self.main_leaf_of(idx) == sess.leaf
+
     # --- choices ---------------------------------------------------------------------------------
-    def _pick_leaf(self, user: int) -> int:
-        p = 0.9 * self.leaf_taste[user] + 0.1 / len(self._mains)
+    def _pick_leaf(self, user: int, mission: bool = False) -> int:
+        n = len(self._mains)
+        p = np.full(n, 1.0 / n) if mission else 0.9 * self.leaf_taste[user] + 0.1 / n
         if self.trending:
             p = p.copy()
             for leaf in self.trending:
@@ -371,16 +392,6 @@ class Shop:
         return self._softmax_pick(user, idx, np.log([c.popularity[i] for i in accs]),
                                   np.array([c.brand[i] for i in accs]), np.array([c.level[i] for i in accs]),
                                   np.array([c.in_stock[i] for i in accs]))
-
-
-def _draw(weights: np.ndarray, r: float) -> int:
-    """Index drawn with probability proportional to ``weights``, from one uniform ``r``."""
-    cum = np.cumsum(weights)
-    return min(int(np.searchsorted(cum, r * cum[-1], side="right")), len(cum) - 1)
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
 
 
 def _item_index(item_id: str, n: int) -> int | None:
