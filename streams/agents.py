@@ -7,6 +7,7 @@ so per-window costs (one ``recommend_many``, one Redis pipeline) are shared by h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -20,16 +21,38 @@ from streams.handlers import Handlers
 from streams.seek import OffsetGuard, keep_queues_on_repeated_resume
 from streams.take import take_weighted, track
 from streams.topics import Topics
-from streams.watchdog import consumer_state, consuming
+from streams.watchdog import consumer_state, consuming, exit_for_supervisor
 
 log = logging.getLogger(__name__)
 
 STATS_FLUSH_S = 1.0
 OFFSET_GUARD_S = 2.0
 NEIGHBORS_APPLY_S = 0.05
+AGENT_CRASH_EXIT_CODE = 4
 
 
-def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers) -> dict:
+def exit_on_crash(agent: str, exc: Exception) -> None:
+    """An agent that raised: Faust would restart the actor on a fresh iterator while the crashed
+    window's records stay unacknowledged, so the commit stops there and the worker looks alive while
+    it does nothing. Exit instead; the supervisor restarts it from the committed offsets, which the
+    crash tests show is exact."""
+    log.critical("agent %s crashed: exiting (code %d) for a restart from the committed offsets",
+                 agent, AGENT_CRASH_EXIT_CODE, exc_info=exc)
+    exit_for_supervisor(AGENT_CRASH_EXIT_CODE)
+
+
+@contextlib.contextmanager
+def crash_exits(agent: str, on_crash):
+    # Not Faust's on_error: app.agent passes its own, and the actor is restarted after it anyway.
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - every crash must end the process, whatever it was
+        on_crash(agent, exc)
+        raise
+
+
+def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handlers, *,
+                    on_crash=exit_on_crash) -> dict:
     """The agents and timers of the worker's role (``FRESHREC_WORKER_ROLE``): the users side turns
     events into sessions, item deltas and lists; the items side turns item deltas into neighbour
     lists and keeps the catalog. ``all`` runs both in one process."""
@@ -42,8 +65,9 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         # Windows count events, not records: a record may be a pack of hundreds (streams/take.py).
         @app.agent(topics.events, name="events")
         async def events(stream):
-            async for window in track(stream, take_weighted(stream, size, within, h.route)):
-                window.settled = await h.on_events(window)
+            with crash_exits("events", on_crash):
+                async for window in track(stream, take_weighted(stream, size, within, h.route)):
+                    window.settled = await h.on_events(window)
         registered["events"] = events
 
         # Neighbour lists published by the items side reach the model in slices between windows.
@@ -64,13 +88,15 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
 
         @app.agent(topics.item_updates, name="item-updates")
         async def item_updates(stream):
-            async for window in stream.take_events(item_size, within=item_within):
-                await h.on_item_updates(window)
+            with crash_exits("item-updates", on_crash):
+                async for window in stream.take_events(item_size, within=item_within):
+                    await h.on_item_updates(window)
 
         @app.agent(topics.catalog, name="catalog")
         async def catalog(stream):
-            async for window in stream.take_events(size, within=within):
-                await h.on_catalog(window)
+            with crash_exits("catalog", on_crash):
+                async for window in stream.take_events(size, within=within):
+                    await h.on_catalog(window)
 
         @app.timer(settings.neighbors_publish_s, name="publish-neighbors")
         async def publish_neighbors():

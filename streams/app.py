@@ -157,7 +157,9 @@ class Pipeline:
     agents: dict
 
 
-def build(settings: Settings, recommender=None) -> Pipeline:
+def build(settings: Settings, recommender=None, *, on_agent_crash=None) -> Pipeline:
+    """The worker's app, tables and agents; ``on_agent_crash(agent, exc)`` replaces the default exit
+    for the supervisor (streams/agents.py) where a test must see the crash instead."""
     if recommender is None:
         recommender = load_recommender(settings.worker_recommender, settings)
     app = make_app(settings)
@@ -171,7 +173,8 @@ def build(settings: Settings, recommender=None) -> Pipeline:
     handlers = Handlers(settings, recommender, processor, writer)
     topics = make_topics(app, settings)
     tables = make_tables(app, settings, on_neighbors=handlers.on_neighbors_changelog,
-                         on_catalog=handlers.on_catalog_changelog)
+                         on_neighbor_pack=handlers.on_neighbor_pack, on_catalog=handlers.on_catalog_changelog)
     handlers.bind(topics, tables)
-    agents = register_agents(app, settings, topics, handlers)
+    agents = register_agents(app, settings, topics, handlers,
+                             **({"on_crash": on_agent_crash} if on_agent_crash is not None else {}))
     return Pipeline(settings, app, topics, tables, handlers, agents)

@@ -189,6 +189,17 @@ class NeighborList(msgspec.Struct, array_like=True):
     popularity: float
     similar: list[tuple[str, float]] = []
     complementary: list[tuple[str, float]] = []
+    #: Wall-clock ms of the publish (0 in lists written before it existed): the list's version.
+    published: int = 0
+
+
+class NeighborPack(msgspec.Struct, array_like=True):
+    """One record of the neighbour broadcast: the encoded lists (None = the item is gone) of one
+    publish slice. Every users worker reads every pack; Faust's changelog path costs about 0.5 ms per
+    record whatever its size, so a slice of lists in one record costs what one list did."""
+
+    published: int
+    lists: dict[str, bytes | None]
 
 
 class ItemStats(msgspec.Struct, array_like=True):
@@ -274,6 +285,7 @@ _delta_dec = msgspec.msgpack.Decoder(ItemDelta)
 _batch_dec = msgspec.msgpack.Decoder(DeltaBatch)
 _stats_dec = msgspec.msgpack.Decoder(ItemStats)
 _nb_dec = msgspec.msgpack.Decoder(NeighborList)
+_pack_dec = msgspec.msgpack.Decoder(NeighborPack)
 
 
 def encode(obj: msgspec.Struct) -> bytes:
@@ -294,3 +306,7 @@ def decode_stats(data: bytes) -> ItemStats:
 
 def decode_neighbors(data: bytes) -> NeighborList:
     return _nb_dec.decode(data)
+
+
+def decode_neighbor_pack(data: bytes) -> NeighborPack:
+    return _pack_dec.decode(data)

@@ -46,6 +46,7 @@ class Handlers(UserSide, ItemSide, CatalogSide, Reporting):
         self._pending: dict[str, int] = {}  # stats counters not yet in Redis (freshness buckets, ...)
         self._first_window_ms: int | None = None
         self._pending_neighbors: dict[str, bytes | None] = {}  # item -> newest list not yet applied
+        self._nb_version: dict[str, int] = {}  # item -> publish ms of the newest list applied or queued
         self._published: dict[str, tuple] = {}  # item -> (top ids, popularity, ms) of its last published list
         self._unsaved: dict[str, bytes | None] = {}  # user -> session row waiting for its window's acks
         self._saving: deque[asyncio.Future] = deque()  # the windows' row writes, oldest first

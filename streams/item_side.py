@@ -1,7 +1,7 @@
 """The items side: co-visitation rows from item deltas, neighbour lists to every worker and Redis.
 
-Also where the users side takes the lists in: the ``neighbors`` changelog, queued and applied in
-slices between windows.
+Also where the users side takes the lists in: the ``neighbors`` changelog when a worker starts, and
+the ``neighbor-packs`` broadcast after, queued and applied in slices between windows.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from itertools import islice
 import msgspec
 
 from contracts.redis_keys import RecItem, RecList
-from streams.covis import ItemDelta, ItemStats, NeighborList, SourcedDelta, decode_batch, decode_neighbors, \
-    decode_stats, encode
+from streams.covis import ItemDelta, ItemStats, NeighborList, NeighborPack, SourcedDelta, decode_batch, \
+    decode_neighbor_pack, decode_neighbors, decode_stats, encode
 from streams.writer import now_ms
 
 log = logging.getLogger(__name__)
-PUBLISH_CHUNK = 64
+PUBLISH_CHUNK = 64  # lists per loop turn and per neighbour pack
+PACK_MAX_BYTES = 256 * 1024  # ... or fewer: a pack stays well under Kafka's 1 MB request limit
+PACK_KEY = b"neighbors"  # the packs topic has one partition: one key keeps one store entry
 NEIGHBORS_CHUNK = 128  # lists applied to the model per loop turn (~0.1 ms each)
 POPULARITY_CHANGE = 0.25  # a list is republished when its popularity moved by more than this share
 NEIGHBORS_MAX_AGE_MS = 60_000  # ... or when the published one is older than this
@@ -68,13 +70,15 @@ class ItemSide:
             self.dirty_items.add(item)
 
     async def publish_neighbors(self) -> int:
-        """Publish changed items' lists to every worker (global table) and to ``rec:item:*``."""
+        """Publish changed items' lists to every worker and to ``rec:item:*``: each list goes to the
+        compacted ``neighbors`` table (what a starting worker reads) and, a slice per record, to the
+        ``neighbor-packs`` broadcast (what running users workers read)."""
         if not self.dirty_items:
             return 0
         dirty, self.dirty_items = self.dirty_items, set()
         table, neighbors = self.tables.item_stats, self.tables.neighbors
         keys, k = self.writer.keys, self.settings.rec_k
-        lists = []
+        lists, pack, pack_bytes = [], {}, 0
         write_ts = now_ms()
         published = 0
         for n, item in enumerate(dirty, start=1):
@@ -84,17 +88,29 @@ class ItemSide:
             nb = self.covis.neighbors(decode_stats(raw))
             if not self.worth_publishing(item, nb, write_ts):
                 continue
-            neighbors[item] = encode(nb)
-            self.apply_neighbors(item, nb)
+            nb.published = write_ts
+            value = pack[item] = neighbors[item] = encode(nb)
+            pack_bytes += len(value) + len(item)
+            self.apply_neighbors(item, nb, write_ts)
             lists.append((keys.item_recs(item), self.item_list(item, nb, k, write_ts)))
+            if pack_bytes >= PACK_MAX_BYTES:
+                await self.send_neighbor_pack(write_ts, pack)
+                pack, pack_bytes = {}, 0
             if n % PUBLISH_CHUNK == 0:
                 # Hand the loop back between chunks: a publish of thousands of items must not stall
                 # the events agent (freshness) for the whole batch.
+                await self.send_neighbor_pack(write_ts, pack)
+                pack, pack_bytes = {}, 0
                 published += await self.writer.write_lists(lists, self.item_ttl_ms)
                 lists = []
                 await asyncio.sleep(0)
+        await self.send_neighbor_pack(write_ts, pack)
         published += await self.writer.write_lists(lists, self.item_ttl_ms)
         return published
+
+    async def send_neighbor_pack(self, published: int, lists: dict[str, bytes | None]) -> None:
+        if lists:
+            await self.topics.neighbor_packs.send(key=PACK_KEY, value=encode(NeighborPack(published, lists)))
 
     def worth_publishing(self, item: str, nb: NeighborList, now: int) -> bool:
         """Whether ``item``'s new list differs from its last published one in what readers see: the
@@ -114,7 +130,9 @@ class ItemSide:
         self._published[item] = (sig, nb.popularity, now)
         return True
 
-    def apply_neighbors(self, item: str, nb: NeighborList | None) -> None:
+    def apply_neighbors(self, item: str, nb: NeighborList | None, version: int | None = None) -> None:
+        if version is not None:
+            self._nb_version[item] = version
         if self.scores:
             self.processor.model.set_neighbors(item, nb)
         if nb is None:
@@ -123,21 +141,33 @@ class ItemSide:
             self.popularity[item] = (nb.popularity, nb.ts)
 
     async def on_neighbors_changelog(self, event) -> None:
+        """A record of the compacted ``neighbors`` table, read when the worker starts: applied at once
+        (scoring waits for the recovery). Packs read meanwhile wait in the queue, and only a list
+        newer than any of these was published after, so they are applied after these."""
         try:
             item = event.key.decode() if isinstance(event.key, bytes) else event.key
-            if event.value is not None and self.tables.neighbors.data.get(item) == event.value:
-                return  # our own write read back: the model already has it (set_neighbors is not free)
-            if self._first_window_ms is None or not self.scores:
-                self.apply_neighbors(item, decode_neighbors(event.value) if event.value else None)
-                return  # recovery (scoring waits for it anyway), or no model to update
-            # The items side publishes thousands of lists at once; applied here, one changelog batch
-            # held the loop for a second and every user window waited behind it (p99 freshness of
-            # 1.7 s at 500 events/s with --role users). They queue, newest per item, and
-            # apply_pending_neighbors feeds them to the model in slices between windows.
-            self._pending_neighbors.pop(item, None)
-            self._pending_neighbors[item] = event.value
+            self.apply_neighbors(item, decode_neighbors(event.value) if event.value else None)
         except Exception as exc:  # noqa: BLE001 - a bad changelog record must not stop recovery
             log.error("skipping bad neighbors changelog record: %s", exc)
+
+    async def on_neighbor_pack(self, event) -> None:
+        """A record of the ``neighbor-packs`` broadcast: its lists are queued, newest per item, and
+        :meth:`apply_pending_neighbors` feeds them to the model in slices between windows. Applied
+        here, a publish of thousands of lists held the loop for a second and every user window
+        waited behind it. A list no newer than the item's last one (this worker's own publish read
+        back, or a pack re-read at start) is skipped: ``set_neighbors`` is not free."""
+        try:
+            pack = decode_neighbor_pack(event.value)
+        except Exception as exc:  # noqa: BLE001 - a bad record must not stop the reader
+            log.error("skipping undecodable neighbour pack: %s", exc)
+            return
+        versions, pending = self._nb_version, self._pending_neighbors
+        for item, value in pack.lists.items():
+            if pack.published <= versions.get(item, -1):
+                continue
+            versions[item] = pack.published
+            pending.pop(item, None)
+            pending[item] = value
 
     async def apply_pending_neighbors(self, chunk: int = NEIGHBORS_CHUNK) -> int:
         """Apply the queued neighbour lists, oldest first, ``chunk`` at a time with the loop handed
@@ -165,10 +195,17 @@ class ItemSide:
         a new row."""
         self.dirty_items.discard(item)
         self._published.pop(item, None)
-        for table in (self.tables.item_stats, self.tables.neighbors):
-            if item in table:
-                del table[item]
-        self.apply_neighbors(item, None)
+        if item in self.tables.item_stats:
+            del self.tables.item_stats[item]
+        try:
+            # The tombstone goes out even where this worker's copy of the table lacks the item (it
+            # reads the table only when it starts): the compacted changelog must drop it.
+            del self.tables.neighbors[item]
+        except KeyError:
+            pass
+        removed = now_ms()
+        self.apply_neighbors(item, None, removed)
+        await self.send_neighbor_pack(removed, {item: None})
         key = self.writer.keys.item_recs(item)
         await self.writer.execute(lambda pipe, sha: [pipe.delete(key)])
 

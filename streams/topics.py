@@ -12,6 +12,18 @@ import faust
 
 from freshrec.settings import Settings
 
+#: How long neighbour packs stay in their topic. A starting worker recovers every item's newest list
+#: from the compacted ``neighbors`` changelog and only the packs published since from this one, so it
+#: needs minutes, not history; a users worker stalled for longer misses lists until their items'
+#: next publish (at most ``NEIGHBORS_MAX_AGE_MS`` for an item that keeps changing).
+NEIGHBOR_PACKS_RETENTION_MS = 600_000
+
+
+def neighbor_packs_name(settings: Settings) -> str:
+    """The broadcast topic of neighbour packs: the changelog of the users side's ``neighbor-packs``
+    table, named after ``worker_app_id`` like every shared table (streams/tables.py)."""
+    return f"{settings.worker_app_id}-neighbor-packs-changelog"
+
 
 @dataclass(frozen=True)
 class Topics:
@@ -19,6 +31,7 @@ class Topics:
     catalog: faust.TopicT
     dead_letter: faust.TopicT
     item_updates: faust.TopicT
+    neighbor_packs: faust.TopicT
 
 
 def make_topics(app: faust.App, settings: Settings) -> Topics:
@@ -30,6 +43,8 @@ def make_topics(app: faust.App, settings: Settings) -> Topics:
         dead_letter=app.topic(settings.topic_dead_letter, partitions=1, **raw),
         # Keyed by item: the repartition step from user-partitioned events to item-partitioned tables.
         item_updates=app.topic(settings.topic_item_updates, partitions=n, **raw),
+        # Written by the items side, read by every users worker through a global table (one partition).
+        neighbor_packs=app.topic(neighbor_packs_name(settings), partitions=1, **raw),
     )
 
 
@@ -48,6 +63,10 @@ def ensure_topics(settings: Settings) -> list[str]:
         settings.topic_catalog: (n, {"cleanup.policy": "compact"}),
         settings.topic_dead_letter: (1, {}),
         settings.topic_item_updates: (n, {}),
+        # Before Faust declares it as a (compacted) changelog: packs are a log, not a table of keys.
+        neighbor_packs_name(settings): (1, {"cleanup.policy": "delete",
+                                            "retention.ms": str(NEIGHBOR_PACKS_RETENTION_MS),
+                                            "segment.ms": str(NEIGHBOR_PACKS_RETENTION_MS // 4)}),
     }
     from freshrec.kafka_security import kafka_python_config
 
@@ -55,7 +74,8 @@ def ensure_topics(settings: Settings) -> list[str]:
                              **kafka_python_config(settings))
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, num_partitions=p, replication_factor=1, topic_configs=cfg)
+        rf, common = settings.topic_replication_factor, settings.topic_configs()
+        missing = [NewTopic(name, num_partitions=p, replication_factor=rf, topic_configs={**common, **cfg})
                    for name, (p, cfg) in wanted.items() if name not in existing]
         created = []
         for topic in missing:

@@ -204,23 +204,24 @@ async def test_an_event_processed_again_adds_nothing_to_the_item_side(harness):
         == pytest.approx(7.0)
 
 
-async def test_neighbour_lists_from_the_changelog_queue_and_reach_the_model_in_slices(harness):
-    """Once windows flow, lists another worker published are queued (newest per item) and applied
-    between windows, a slice per loop turn, instead of holding the loop for a whole burst."""
-    import asyncio
+def _pack(published: int, lists: dict):
     from types import SimpleNamespace
 
-    from streams.covis import NeighborList
+    from streams.covis import NeighborList, NeighborPack
+    value = encode(NeighborPack(published, {item: None if other is None else encode(
+        NeighborList(ts=1, popularity=1.0, similar=[(other, 1.0)], published=published))
+        for item, other in lists.items()}))
+    return SimpleNamespace(key=b"neighbors", value=value)
+
+
+async def test_neighbour_packs_queue_and_reach_the_model_in_slices(harness):
+    """Lists another worker published arrive in packs, are queued (newest per item) and applied
+    between windows, a slice per loop turn, instead of holding the loop for a whole burst."""
+    import asyncio
 
     h = harness
-    h.handlers._first_window_ms = 1  # windows flow: recovery is over
-
-    def record(item: str, other: str):
-        return SimpleNamespace(key=item.encode(), value=encode(NeighborList(ts=h.t0, popularity=1.0,
-                                                                           similar=[(other, 1.0)])))
-    for n in range(300):
-        await h.handlers.on_neighbors_changelog(record(f"a{n}", "old"))
-    await h.handlers.on_neighbors_changelog(record("a0", "new"))  # a newer list of a queued item
+    await h.handlers.on_neighbor_pack(_pack(10, {f"a{n}": "old" for n in range(200)}))
+    await h.handlers.on_neighbor_pack(_pack(11, {f"a{n}": "old" for n in range(200, 300)} | {"a0": "new"}))
     assert "a0" not in h.recommender._neighbors  # queued, not applied
     turns = []
 
@@ -233,6 +234,42 @@ async def test_neighbour_lists_from_the_changelog_queue_and_reach_the_model_in_s
     await counter
     assert applied == 300 and turns == [200, 100]  # another task ran after each slice
     assert h.recommender._neighbors["a0"] == [("new", 1.0)] and h.recommender._neighbors["a299"] == [("old", 1.0)]
+
+
+async def test_a_pack_no_newer_than_the_items_list_is_skipped(harness):
+    """A worker's own publish read back, or packs re-read when it starts, must not replace a newer
+    list (or spend a ``set_neighbors`` on the same one); a removal is versioned like a list."""
+    h = harness
+    await h.handlers.on_neighbor_pack(_pack(20, {"x": "new", "y": "kept"}))
+    await h.handlers.on_neighbor_pack(_pack(15, {"x": "older"}))  # re-read from before
+    await h.handlers.on_neighbor_pack(_pack(20, {"y": "same publish again"}))
+    assert await h.handlers.apply_pending_neighbors() == 2
+    assert h.recommender._neighbors["x"] == [("new", 1.0)]
+    assert h.recommender._neighbors["y"] == [("kept", 1.0)]
+    await h.handlers.on_neighbor_pack(_pack(30, {"x": None}))
+    assert await h.handlers.apply_pending_neighbors() == 1
+    assert h.recommender._neighbors["x"] == []
+
+
+async def test_published_lists_go_to_the_table_and_in_packs_and_are_not_applied_twice(unique):
+    """The items side writes each list to the compacted ``neighbors`` table (read at start) and in
+    a pack to the broadcast; the same worker's users side reads its pack back and skips it."""
+    from .conftest import Harness
+    from streams.covis import decode_neighbor_pack
+    from types import SimpleNamespace
+    h = Harness(unique)
+    async with h.agents["item-updates"].test_context() as agent:
+        for n in range(3):
+            d = ItemDelta(ts=h.t0 + n, views=1.0, similar={"n": 1.0})
+            await agent.put(encode(DeltaBatch({f"x{n}": d})), key=b"p0")
+        await wait_for(lambda: len(h.handlers.dirty_items) == 3, what="item stats")
+        assert await h.handlers.publish_neighbors() == 3
+    packs = [decode_neighbor_pack(m["value"]) for m in h.out.neighbor_packs.sent]
+    assert len(packs) == 1 and set(packs[0].lists) == {"x0", "x1", "x2"}
+    assert packs[0].lists["x1"] == h.tables.neighbors["x1"]
+    assert decode_neighbors(packs[0].lists["x1"]).published == packs[0].published
+    await h.handlers.on_neighbor_pack(SimpleNamespace(key=b"neighbors", value=h.out.neighbor_packs.sent[0]["value"]))
+    assert not h.handlers._pending_neighbors  # its own lists, already in the model
 
 
 async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window(harness):
@@ -292,3 +329,17 @@ def test_a_neighbour_list_is_republished_only_when_readers_would_see_a_differenc
     assert h.worth_publishing("x", nb([base[1], base[0]] + base[2:]), now=3)  # the top k reordered
     assert h.worth_publishing("x", nb(base, popularity=13.0), now=4)  # popularity moved > 25 %
     assert h.worth_publishing("x", nb(base, popularity=13.0), now=4 + NEIGHBORS_MAX_AGE_MS)  # too old
+
+
+async def test_an_agent_that_raises_ends_the_worker_for_its_supervisor(harness):
+    """Faust would restart the crashed actor with the window's records never acknowledged: the
+    commit stops there while the process looks alive. The worker exits instead (streams/agents.py)."""
+    h = harness
+
+    async def broken(window):
+        raise RuntimeError("bug in a window")
+    h.handlers.on_events = broken
+    async with h.agents["events"].test_context() as agent:
+        await agent.put(raw(h.event("u1", "a")), key=b"u1")
+        await wait_for(lambda: h.crashes, what="the crash hook")
+    assert h.crashes[0][0] == "events" and "bug in a window" in str(h.crashes[0][1])
