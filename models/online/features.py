@@ -87,6 +87,16 @@ def build_pool(sessions: Sequence[Session], per_source: Mapping[str, Sequence[Se
                 e_score.append(c.score)
                 e_cand.append(c)
     m = len(items)
+    if any(a > b for a, b in zip(sess_l, sess_l[1:])):
+        # Rows arrive source by source, so a session's rows are scattered; ranking and ``rows(i)``
+        # read each session's rows as one contiguous run: renumber them session by session.
+        order = sorted(range(m), key=sess_l.__getitem__)
+        new_row = [0] * m
+        for new, old in enumerate(order):
+            new_row[old] = new
+        items = [items[r] for r in order]
+        sess_l = [sess_l[r] for r in order]
+        e_row = [new_row[r] for r in e_row]
     sess = np.asarray(sess_l, dtype=np.int64)
     rows, srcs = np.asarray(e_row, dtype=np.int64), np.asarray(e_src, dtype=np.int64)
     scores = np.asarray(e_score, dtype=np.float64)
