@@ -161,8 +161,10 @@ class Settings(BaseSettings):
     # --- online models and A/B (models/online/) ------------------------------------------
     ab_experiment: str = Field("", pattern=r"^[A-Za-z0-9_.\-]{0,64}$",
                                description="A/B experiment name = assignment salt; empty = no experiment")
-    ab_variants: str = Field("online:50,fusion:50", description="Variants and shares, e.g. 'online:50,fusion:50' "
-                                                              "(a name starting with 'fusion' = fixed fusion)")
+    ab_variants: str = Field("online:50,fusion:50", description="Variants and shares, e.g. 'online:50,fusion:50'; "
+                             "a name's start is its kind: popular, batch, fusion, online, hybrid (models/online/ab.py)")
+    ab_batch_period_s: float = Field(3600.0, gt=0, description="Event-time seconds between a 'batch' variant "
+                                     "user's list refreshes")
     online_mf_sample: float = Field(0.25, ge=0, le=1, description="Share of events the BiasedMF learns from")
     online_mf_max_users: int = Field(100_000, ge=1, description="BiasedMF keeps the factors of this many most "
                                                                 "recently active users (LRU)")

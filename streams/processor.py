@@ -100,6 +100,8 @@ class EventProcessor:
         ranked = self.recommender.recommend_many(sessions, self.k)
         lists = []
         for u, sess, cands in zip(users, sessions, ranked):
+            if cands is None:  # the model keeps the user's served list (a batch A/B arm between refreshes)
+                continue
             ev = out.last_event[u]
             lists.append((u, self.rec_list(cands, sess.purchased, ev, write_ts)))
         return lists

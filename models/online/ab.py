@@ -12,11 +12,24 @@ import math
 from collections.abc import Mapping
 
 BUCKETS = 10_000
+#: What each kind of variant serves; a variant's kind is the first whose name starts its name
+#: ("fusion-b" is a fusion), else ``online``.
+KINDS = {
+    "popular": "the trending list (no personalisation)",
+    "batch": "the online ranker, but each user's list recomputed only once per period of event time",
+    "fusion": "the fixed-weight fusion of the candidate sources, per event",
+    "hybrid": "the online ranker with the deep model's candidates and score, per event",
+    "online": "the online (River) ranker, per event, without the deep model",
+}
 
 
 def bucket(user: str, salt: str) -> int:
     digest = hashlib.blake2b(f"{salt}:{user}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % BUCKETS
+
+
+def kind_of(variant: str) -> str:
+    return next((k for k in KINDS if variant.startswith(k)), "online")
 
 
 def assign(user: str, salt: str, shares: Mapping[str, float]) -> str:

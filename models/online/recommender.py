@@ -13,9 +13,13 @@ Users never scored (a replay of training data) are scored every ``bootstrap_ever
 ranker learns from history. The BiasedMF's factors are LRU-bounded (``mf_max_users``/``mf_max_items``).
 
 A/B: with ``experiment`` set, users are split by :func:`models.online.ab.assign` over ``variants``
-(``{"online": 50, "fusion": 50}``); a variant named ``fusion`` (or starting with it) is served by the
-fixed fusion, every other one by the learned ranker. Sources, profiles and the MF learn from
-every event; the ranker learns from the lists it served (feature rows are kept for those only).
+(``{"online": 50, "fusion": 50}``); a variant's kind is the start of its name
+(:data:`models.online.ab.KINDS`): ``fusion`` is the fixed fusion, ``popular`` the trending list,
+``batch`` the learned ranker with each user's list recomputed once per ``batch_period_ms`` of event
+time (:mod:`models.online.batch`; between refreshes ``recommend_many`` gives ``None`` for the user:
+keep the served list), ``hybrid`` the learned ranker with the deep model, any other name the learned
+ranker (without the deep model when a ``hybrid`` arm exists, so the two differ by it alone).
+Sources, profiles and the MF learn from every event; the ranker learns from the lists it served.
 
 Deep model: ``deep`` is a :class:`~models.deep.source.DeepSource`; the worker's ``deep-swap`` timer
 (``streams/deep_swap.py``) swaps published versions into it. While one is loaded its candidates join
@@ -38,7 +42,8 @@ from contracts.events import CatalogItem
 from models.base import Candidate, Interaction, Session, candidates_many
 from models.candidates.covisit import WEEK_MS
 from models.deep.source import DeepSource
-from models.online.ab import assign
+from models.online.ab import assign, kind_of
+from models.online.batch import BatchClock
 from models.online.collab import OnlineMF
 from models.online.features import build_pool
 from models.online.metrics import Prequential
@@ -79,7 +84,7 @@ class OnlineRecommender(StreamRecommender):
                  mf_max_items: int = 200_000, profile_half_life_ms: float = 7 * DAY_MS,
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
-                 variants: Mapping[str, float] | None = None, seed: int = 0):
+                 variants: Mapping[str, float] | None = None, batch_period_ms: int = 3_600_000, seed: int = 0):
         super().__init__(page_rules=page_rules, window=window, recent=recent, candidate_k=candidate_k,
                          diversity_cap=diversity_cap, top_k=top_k, half_life_ms=half_life_ms,
                          trending_half_life_ms=trending_half_life_ms)
@@ -97,7 +102,10 @@ class OnlineRecommender(StreamRecommender):
         self.cache_depth = cache_depth
         self.experiment = experiment
         self.variants = dict(variants) if variants else {"online": 1.0}
+        self.batch_period_ms = batch_period_ms
         self.seed = seed
+        self._has_hybrid = any(kind_of(v) == "hybrid" for v in self.variants)
+        self.batch = BatchClock(batch_period_ms, salt=f"{experiment}:batch")
 
         self.online_ranker = OnlineRanker(learning_rate=learning_rate, l2=l2, negatives=negatives, seed=seed)
         self.mf = OnlineMF(n_factors=mf_factors, sample=mf_sample, max_users=mf_max_users, max_items=mf_max_items,
@@ -126,7 +134,7 @@ class OnlineRecommender(StreamRecommender):
 
     @staticmethod
     def uses_fusion(variant: str) -> bool:
-        return variant.startswith("fusion")
+        return kind_of(variant) == "fusion"
 
     # --- learning ----------------------------------------------------------------------------------
     def learn_one(self, session: Session, interaction: Interaction) -> None:
@@ -138,8 +146,9 @@ class OnlineRecommender(StreamRecommender):
         user = session.user_id
         self._events += 1
         last = self._last.get(user)
+        # Never for a batch user: scoring here would take the refresh that the worker's list is due.
         if last is None and self.bootstrap_every and self._events % self.bootstrap_every == 0 \
-                and session.interactions:
+                and session.interactions and kind_of(self.variant_of(user)) != "batch":
             self.recommend_many([session], self.cache_depth)
             last = self._last.get(user)
         if last is not None:
@@ -165,27 +174,46 @@ class OnlineRecommender(StreamRecommender):
         self.item_facts.remove_item(item_id)
 
     # --- recommending ------------------------------------------------------------------------------
-    def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
+    def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate] | None]:
+        """One list per session; ``None`` for a ``batch`` user between refreshes (keep the served list)."""
         variants = [self.variant_of(s.user_id) for s in sessions]
         out: list[list[Candidate] | None] = [None] * len(sessions)
-        fusion_idx = [i for i, v in enumerate(variants) if self.uses_fusion(v)]
-        if fusion_idx:
-            for i, recs in zip(fusion_idx, super().recommend_many([sessions[i] for i in fusion_idx], k)):
+        groups: dict[str, list[int]] = {}
+        scored = list(sessions)
+        for i, v in enumerate(variants):
+            kind = kind_of(v)
+            if kind == "batch":
+                at_boundary = self.batch.due(sessions[i])
+                if at_boundary is None:
+                    continue
+                scored[i] = at_boundary
+                kind = "online"  # the same ranker, from the state at the boundary
+            if kind == "online" and not self._has_hybrid:
+                kind = "hybrid"
+            groups.setdefault(kind, []).append(i)
+        for kind, idx in groups.items():
+            batch = [scored[i] for i in idx]
+            if kind == "fusion":
+                ranked = super().recommend_many(batch, k)
+            elif kind == "popular":
+                ranked = [list(self.trending.top(k)) for _ in batch]
+            else:
+                ranked = self._recommend_online(batch, k, [variants[i] for i in idx], deep=kind == "hybrid")
+                for i, recs in zip(idx, ranked):
+                    out[i] = recs
+                continue
+            for i, recs in zip(idx, ranked):
                 out[i] = recs
                 self._remember(sessions[i].user_id, [c.item for c in recs], None, variants[i])
-        online_idx = [i for i, v in enumerate(variants) if not self.uses_fusion(v)]
-        if online_idx:
-            batch = [sessions[i] for i in online_idx]
-            for i, recs in zip(online_idx, self._recommend_online(batch, k, [variants[i] for i in online_idx])):
-                out[i] = recs
         return out
 
-    def _recommend_online(self, sessions: Sequence[Session], k: int, variants: list[str]) -> list[list[Candidate]]:
+    def _recommend_online(self, sessions: Sequence[Session], k: int, variants: list[str],
+                          deep: bool = True) -> list[list[Candidate]]:
         ck = max(self.candidate_k, k)
         per_source = {name: candidates_many(src, sessions, k if src is self.trending else ck)
                       for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0}
         per_source["profile"] = [self.profile.candidates(s, k) for s in sessions]
-        if self.deep.scorer is not None:
+        if deep and self.deep.scorer is not None:
             per_source["deep"] = self.deep.candidates_many(sessions, ck)
         pool = build_pool(sessions, per_source, self.weights, self.item_facts, self.profiles, self.mf)
         scores = self.online_ranker.score_pool(pool)
@@ -279,4 +307,5 @@ def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
                              trending_half_life_ms=s.trending_half_life_s * 1000.0, mf_sample=s.online_mf_sample,
                              mf_max_users=s.online_mf_max_users, mf_max_items=s.online_mf_max_items,
                              experiment=s.ab_experiment or None,
-                             variants=parse_shares(s.ab_variants) if s.ab_experiment else None)
+                             variants=parse_shares(s.ab_variants) if s.ab_experiment else None,
+                             batch_period_ms=int(s.ab_batch_period_s * 1000))
