@@ -172,8 +172,8 @@ def build(settings: Settings, recommender=None, *, on_agent_crash=None) -> Pipel
                          trending_ttl_ms=settings.trending_ttl_s * 1000)
     handlers = Handlers(settings, recommender, processor, writer)
     topics = make_topics(app, settings)
-    tables = make_tables(app, settings, on_neighbors=handlers.on_neighbors_changelog,
-                         on_neighbor_pack=handlers.on_neighbor_pack, on_catalog=handlers.on_catalog_changelog)
+    tables = make_tables(app, settings, on_neighbor_pack=handlers.on_neighbor_pack,
+                         on_catalog=handlers.on_catalog_changelog)
     handlers.bind(topics, tables)
     agents = register_agents(app, settings, topics, handlers,
                              **({"on_crash": on_agent_crash} if on_agent_crash is not None else {}))

@@ -1,7 +1,8 @@
 """The items side: co-visitation rows from item deltas, neighbour lists to every worker and Redis.
 
-Also where the users side takes the lists in: the ``neighbors`` changelog when a worker starts, and
-the ``neighbor-packs`` broadcast after, queued and applied in slices between windows.
+Also where the users side takes the lists in: the compacted ``neighbors`` topic when a worker starts
+(streams/bootstrap.py), and the ``neighbor-packs`` broadcast after, queued and applied in slices
+between windows.
 """
 
 from __future__ import annotations
@@ -71,12 +72,12 @@ class ItemSide:
 
     async def publish_neighbors(self) -> int:
         """Publish changed items' lists to every worker and to ``rec:item:*``: each list goes to the
-        compacted ``neighbors`` table (what a starting worker reads) and, a slice per record, to the
+        compacted ``neighbors`` topic (what a starting worker reads) and, a slice per record, to the
         ``neighbor-packs`` broadcast (what running users workers read)."""
         if not self.dirty_items:
             return 0
         dirty, self.dirty_items = self.dirty_items, set()
-        table, neighbors = self.tables.item_stats, self.tables.neighbors
+        table, neighbors = self.tables.item_stats, self.topics.neighbors
         keys, k = self.writer.keys, self.settings.rec_k
         lists, pack, pack_bytes = [], {}, 0
         write_ts = now_ms()
@@ -89,7 +90,8 @@ class ItemSide:
             if not self.worth_publishing(item, nb, write_ts):
                 continue
             nb.published = write_ts
-            value = pack[item] = neighbors[item] = encode(nb)
+            value = pack[item] = encode(nb)
+            await neighbors.send(key=item.encode(), value=value)
             pack_bytes += len(value) + len(item)
             self.apply_neighbors(item, nb, write_ts)
             lists.append((keys.item_recs(item), self.item_list(item, nb, k, write_ts)))
@@ -140,15 +142,21 @@ class ItemSide:
         else:
             self.popularity[item] = (nb.popularity, nb.ts)
 
-    async def on_neighbors_changelog(self, event) -> None:
-        """A record of the compacted ``neighbors`` table, read when the worker starts: applied at once
-        (scoring waits for the recovery). Packs read meanwhile wait in the queue, and only a list
-        newer than any of these was published after, so they are applied after these."""
-        try:
-            item = event.key.decode() if isinstance(event.key, bytes) else event.key
-            self.apply_neighbors(item, decode_neighbors(event.value) if event.value else None)
-        except Exception as exc:  # noqa: BLE001 - a bad changelog record must not stop recovery
-            log.error("skipping bad neighbors changelog record: %s", exc)
+    def install_neighbors(self, lists: dict[bytes, bytes | None]) -> int:
+        """The lists a starting users worker read from the compacted topic (streams/bootstrap.py),
+        applied before any window; the packs read next replace those they hold newer ones of."""
+        installed = 0
+        for key, value in lists.items():
+            if value is None:
+                continue  # a removed item not compacted away yet
+            try:
+                nb = decode_neighbors(value)
+            except Exception as exc:  # noqa: BLE001 - one bad list must not stop the worker
+                log.error("skipping bad neighbour list of %r: %s", key, exc)
+                continue
+            self.apply_neighbors(key.decode(), nb, nb.published)
+            installed += 1
+        return installed
 
     async def on_neighbor_pack(self, event) -> None:
         """A record of the ``neighbor-packs`` broadcast: its lists are queued, newest per item, and
@@ -197,12 +205,7 @@ class ItemSide:
         self._published.pop(item, None)
         if item in self.tables.item_stats:
             del self.tables.item_stats[item]
-        try:
-            # The tombstone goes out even where this worker's copy of the table lacks the item (it
-            # reads the table only when it starts): the compacted changelog must drop it.
-            del self.tables.neighbors[item]
-        except KeyError:
-            pass
+        await self.topics.neighbors.send(key=item.encode(), value=None)  # compaction drops its list
         removed = now_ms()
         self.apply_neighbors(item, None, removed)
         await self.send_neighbor_pack(removed, {item: None})

@@ -6,11 +6,11 @@ memory, with no Faust model reconstruction on recovery.
 - ``sessions`` (user -> :class:`streams.session.SessionState`), partitioned like the events topic;
   its :class:`SessionsTable` indexes keys by last write so idle users expire (``streams.expiry``).
 - ``item-stats`` (item -> :class:`streams.covis.ItemStats`), partitioned like the item-updates topic.
-- ``neighbors`` (global, item -> :class:`streams.covis.NeighborList`): every item's newest published
-  list, read by a worker when it starts (compacted, so a start reads each item once).
-- ``neighbor-packs`` (global, users side only): the live broadcast of the lists, a slice of them per
-  record (:class:`streams.covis.NeighborPack`), read by every users worker, so any worker can score
-  any user. A log with a short retention, not a compacted table.
+- ``neighbor-packs`` (global, users side only): the live broadcast of the published neighbour lists,
+  a slice of them per record (:class:`streams.covis.NeighborPack`), read by every users worker, so
+  any worker can score any user. A log with a short retention, not a compacted table; a starting
+  worker reads every item's newest list from the compacted ``neighbors`` topic first
+  (streams/bootstrap.py).
 - ``catalog`` (global, item -> catalog item JSON): every worker's model knows every item.
 
 Changelog partitions come from the key (:func:`key_partition`, murmur2 like the Java and kafka-python
@@ -112,7 +112,6 @@ class Tables:
 
     sessions: SessionsTable | None
     item_stats: faust.Table | None
-    neighbors: faust.GlobalTable
     catalog: faust.GlobalTable
     neighbor_packs: faust.GlobalTable | None = None
 
@@ -130,32 +129,27 @@ def _table(app: faust.App, settings: Settings, cls, name: str, **kwargs):
     return app.tables.add(table)
 
 
-def make_tables(app: faust.App, settings: Settings, *, on_neighbors: ChangelogHook,
-                on_neighbor_pack: ChangelogHook, on_catalog: ChangelogHook) -> Tables:
+def make_tables(app: faust.App, settings: Settings, *, on_neighbor_pack: ChangelogHook,
+                on_catalog: ChangelogHook) -> Tables:
     raw = {"key_type": str, "value_type": bytes}
     n = settings.topic_partitions
     # One partition and a recovery buffer of 1 for the global tables: the documented way to keep a
     # GlobalTable from looping in recovery when several workers share it (faust.tables.globaltable).
     # synchronize_all_active_partitions: keep reading the changelog after recovery, so lists written by
     # other workers keep arriving (without it a global table is only read once, at startup).
-    glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1}
-    live = {**glob, "synchronize_all_active_partitions": True}
+    glob = {"is_global": True, "standby_buffer_size": 1, "partitions": 1, "recovery_buffer_size": 1,
+            "synchronize_all_active_partitions": True}
     tables = Tables(
         sessions=_table(app, settings, SessionsTable, "sessions", partitions=n, help="user -> session state",
                         **raw) if settings.runs("users") else None,
         item_stats=_table(app, settings, KeyPartitionedTable, "item-stats", partitions=n,
                           help="item -> decayed co-visitation counts", **raw) if settings.runs("items") else None,
-        # Read at start only: read live, each list was a changelog record that cost a users worker
-        # ~0.5 ms in Faust's changelog path, and a publish of thousands held its loop for seconds
-        # (p99 freshness 2.4 s at 1,000 events/s). Live lists come in packs, ``neighbor-packs``.
-        neighbors=_table(app, settings, KeyPartitionedGlobalTable, "neighbors", on_changelog_event=on_neighbors,
-                         help="item -> published neighbour lists", **glob, **raw),
         catalog=_table(app, settings, KeyPartitionedGlobalTable, "catalog", on_changelog_event=on_catalog,
-                       help="item -> catalog item JSON", **live, **raw),
+                       help="item -> catalog item JSON", **glob, **raw),
         neighbor_packs=_table(app, settings, BroadcastTable, "neighbor-packs", on_changelog_event=on_neighbor_pack,
                               help="broadcast of neighbour lists, a slice per record",
                               extra_topic_configs={"retention.ms": NEIGHBOR_PACKS_RETENTION_MS},
-                              **live, **raw) if settings.runs("users") else None,
+                              **glob, **raw) if settings.runs("users") else None,
     )
     if settings.session_idle_ttl_s > 0 and tables.sessions is not None:
         tables.sessions.idle = IdleIndex(settings.session_idle_ttl_s)

@@ -19,6 +19,13 @@ from freshrec.settings import Settings
 NEIGHBOR_PACKS_RETENTION_MS = 600_000
 
 
+def neighbors_name(settings: Settings) -> str:
+    """The compacted topic of every item's newest neighbour list (key = item), written by the items
+    side and read by a users worker when it starts (streams/bootstrap.py). Named as the Faust table
+    it once was, so a deployment keeps its lists."""
+    return f"{settings.worker_app_id}-neighbors-changelog"
+
+
 def neighbor_packs_name(settings: Settings) -> str:
     """The broadcast topic of neighbour packs: the changelog of the users side's ``neighbor-packs``
     table, named after ``worker_app_id`` like every shared table (streams/tables.py)."""
@@ -31,6 +38,7 @@ class Topics:
     catalog: faust.TopicT
     dead_letter: faust.TopicT
     item_updates: faust.TopicT
+    neighbors: faust.TopicT
     neighbor_packs: faust.TopicT
 
 
@@ -43,6 +51,8 @@ def make_topics(app: faust.App, settings: Settings) -> Topics:
         dead_letter=app.topic(settings.topic_dead_letter, partitions=1, **raw),
         # Keyed by item: the repartition step from user-partitioned events to item-partitioned tables.
         item_updates=app.topic(settings.topic_item_updates, partitions=n, **raw),
+        # Written by the items side; read whole by a starting users worker (one partition).
+        neighbors=app.topic(neighbors_name(settings), partitions=1, **raw),
         # Written by the items side, read by every users worker through a global table (one partition).
         neighbor_packs=app.topic(neighbor_packs_name(settings), partitions=1, **raw),
     )
@@ -63,6 +73,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         settings.topic_catalog: (n, {"cleanup.policy": "compact"}),
         settings.topic_dead_letter: (1, {}),
         settings.topic_item_updates: (n, {}),
+        neighbors_name(settings): (1, {"cleanup.policy": "compact"}),
         # Before Faust declares it as a (compacted) changelog: packs are a log, not a table of keys.
         neighbor_packs_name(settings): (1, {"cleanup.policy": "delete",
                                             "retention.ms": str(NEIGHBOR_PACKS_RETENTION_MS),

@@ -74,6 +74,15 @@ def worker(
     if created:
         log.info("created topics %s", ", ".join(created))
     pipeline = build(settings, recommender)
+    if settings.runs("users"):
+        from streams.bootstrap import BootstrapError, read_compacted
+        from streams.topics import neighbors_name
+
+        try:
+            lists = read_compacted(settings, neighbors_name(settings))
+        except (KafkaError, BootstrapError) as exc:
+            _fail(f"cannot read the neighbour lists from {neighbors_name(settings)}: {exc}")
+        log.info("installed %d neighbour lists", pipeline.handlers.install_neighbors(lists))
     typer.echo(f"worker {settings.worker_group} ({settings.worker_role}): {settings.topic_events} -> "
                f"{redact_url(settings.redis_url)} prefix {settings.redis_prefix!r}", err=True)
     if settings.worker_metrics_port:

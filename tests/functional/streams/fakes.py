@@ -22,6 +22,7 @@ class FakeTopic:
 class FakeTopics:
     item_updates: FakeTopic = field(default_factory=FakeTopic)
     dead_letter: FakeTopic = field(default_factory=FakeTopic)
+    neighbors: FakeTopic = field(default_factory=FakeTopic)
     neighbor_packs: FakeTopic = field(default_factory=FakeTopic)
 
 

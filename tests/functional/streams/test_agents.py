@@ -92,7 +92,9 @@ async def test_item_side_decays_prunes_and_publishes_neighbours(unique):
             await agent.put(encode(DeltaBatch({"x": d})), key=b"p0")
         await wait_for(lambda: "x" in h.handlers.dirty_items, what="item stats")
         assert await h.handlers.publish_neighbors() == 1
-    nb = decode_neighbors(h.tables.neighbors["x"])
+    [sent] = h.out.neighbors.sent
+    assert sent["key"] == b"x"
+    nb = decode_neighbors(sent["value"])
     assert [i for i, _ in nb.similar] == ["n9", "n8", "n7"]  # top K of the heaviest
     assert h.recommender.neighbors("x")[0][0] == "n9"
     rec = h.writer.lists[h.writer.keys.item_recs("x")]
@@ -252,7 +254,7 @@ async def test_a_pack_no_newer_than_the_items_list_is_skipped(harness):
 
 
 async def test_published_lists_go_to_the_table_and_in_packs_and_are_not_applied_twice(unique):
-    """The items side writes each list to the compacted ``neighbors`` table (read at start) and in
+    """The items side writes each list to the compacted ``neighbors`` topic (read at start) and in
     a pack to the broadcast; the same worker's users side reads its pack back and skips it."""
     from .conftest import Harness
     from streams.covis import decode_neighbor_pack
@@ -266,7 +268,7 @@ async def test_published_lists_go_to_the_table_and_in_packs_and_are_not_applied_
         assert await h.handlers.publish_neighbors() == 3
     packs = [decode_neighbor_pack(m["value"]) for m in h.out.neighbor_packs.sent]
     assert len(packs) == 1 and set(packs[0].lists) == {"x0", "x1", "x2"}
-    assert packs[0].lists["x1"] == h.tables.neighbors["x1"]
+    assert packs[0].lists["x1"] == {m["key"]: m["value"] for m in h.out.neighbors.sent}[b"x1"]
     assert decode_neighbors(packs[0].lists["x1"]).published == packs[0].published
     await h.handlers.on_neighbor_pack(SimpleNamespace(key=b"neighbors", value=h.out.neighbor_packs.sent[0]["value"]))
     assert not h.handlers._pending_neighbors  # its own lists, already in the model
@@ -343,3 +345,18 @@ async def test_an_agent_that_raises_ends_the_worker_for_its_supervisor(harness):
         await agent.put(raw(h.event("u1", "a")), key=b"u1")
         await wait_for(lambda: h.crashes, what="the crash hook")
     assert h.crashes[0][0] == "events" and "bug in a window" in str(h.crashes[0][1])
+
+
+async def test_lists_read_at_start_are_installed_and_older_packs_do_not_replace_them(harness):
+    """A starting users worker installs the compacted topic's lists (streams/bootstrap.py), then
+    reads the packs still in retention: only a list published after the installed one replaces it."""
+    from streams.covis import NeighborList
+    h = harness
+    lists = {b"x": encode(NeighborList(ts=1, popularity=2.0, similar=[("from-topic", 1.0)], published=50)),
+             b"gone": None, b"old": encode(NeighborList(ts=1, popularity=1.0, similar=[("v0", 1.0)]))}
+    assert h.handlers.install_neighbors(lists) == 2
+    assert h.recommender._neighbors["x"] == [("from-topic", 1.0)] and "gone" not in h.recommender._neighbors
+    await h.handlers.on_neighbor_pack(_pack(40, {"x": "older pack", "old": "newer pack"}))
+    await h.handlers.apply_pending_neighbors()
+    assert h.recommender._neighbors["x"] == [("from-topic", 1.0)]
+    assert h.recommender._neighbors["old"] == [("newer pack", 1.0)]  # lists from before versions: 0
