@@ -142,7 +142,7 @@ def pipeline(
             """Send the replay (at ``pace``/s, flat out when 0), noting each user's last event time;
             returns the seconds it took, flush included."""
             every = 2000 if pace > 0 else 5000
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             for i, (user, item) in enumerate(pairs):
                 if pace > 0 and (delay := t0 + i / pace - time.perf_counter()) > 0.002:
                     time.sleep(delay)
@@ -153,9 +153,12 @@ def pipeline(
                     progress.update(task, completed=i)
             out.flush()
             progress.update(task, completed=n)
+            # The producer shares the machine with the workers: its CPU is what they did not get.
+            producer_cpu.append(time.process_time() - cpu0)
             return time.perf_counter() - t0
 
         produce_start = 0
+        producer_cpu: list[float] = []
         with Progress(console=Console(stderr=True), transient=json_out) as progress:
             if rate <= 0:
                 produce(progress, progress.add_task("producing", total=n), 0.0)
@@ -213,6 +216,7 @@ def pipeline(
             hist = {k: int(v) - before.get(k, 0) for k, v in stats.items() if k.startswith("fh:")}
             result["events_per_s"] = round(n / max((last - produce_start) / 1000, 1e-3), 1)
             result["produced_per_s"] = round(n / produce_s, 1)
+            result["producer_cpu_ms_per_event"] = round(producer_cpu[-1] / n * 1000, 3)
             for q in (50, 95, 99):
                 result[f"freshness_p{q}_ms"] = percentile_from_histogram(hist, q / 100)
         result["item_side_behind_s"] = round(max(item_caught_up_ms - last, 0) / 1000, 3)
