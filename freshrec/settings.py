@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -51,7 +51,10 @@ class _StackFileSource(PydanticBaseSettingsSource):
         except (OSError, ValueError):
             return {}
         keys = ("kafka_bootstrap", "redis_url", "redis_read_url", "redis_write_url")
-        return {k: data[k] for k in keys if isinstance(data.get(k), str)}
+        values: dict[str, Any] = {k: data[k] for k in keys if isinstance(data.get(k), str)}
+        if isinstance(data.get("topic_replication_factor"), int):  # a stack of several Kafka nodes
+            values["topic_replication_factor"] = data["topic_replication_factor"]
+        return values
 
     def __call__(self) -> dict[str, Any]:
         return self._values()
@@ -60,11 +63,14 @@ class _StackFileSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Every tunable of Freshrec; each field is read from ``FRESHREC_<FIELD>``."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # hide_input_in_errors: a refused URL would otherwise print its password in the validation error
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", hide_input_in_errors=True)
 
     # --- connections -------------------------------------------------------------------
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated")
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL (redis:// or rediss://)")
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           description="Redis URL: redis:// or rediss:// for one node; redis+cluster:// or "
+                                       "rediss+cluster:// (any one node's host:port, database 0) for a Redis Cluster")
     redis_read_url: str | None = Field(None, description="Read-only Redis ACL user for serving; default redis_url")
     redis_write_url: str | None = Field(None, description="Writer Redis ACL user for the worker; default redis_url")
     redis_prefix: str = Field("fr:", description="Prefix of every Redis key (contracts/redis_keys.py), ends with ':'")
@@ -82,7 +88,11 @@ class Settings(BaseSettings):
     stack_kafka_port: int | None = Field(None, description="Kafka port for `stack up`; default a free port")
     stack_redis_port: int | None = Field(None, description="Redis port for `stack up`; default a free port")
     stack_redis_password: SecretStr | None = Field(None, description="Redis password; default generated once")
-    stack_kafka_heap: str = Field("512m", description="Java heap of the local Kafka broker")
+    stack_kafka_heap: str = Field("512m", description="Java heap of the local Kafka broker (of each, with several)")
+    stack_kafka_brokers: int = Field(1, ge=1, le=5, description="Kafka nodes `stack up` starts (combined broker + "
+                                     "controller, every one a voter); 3 gives replicated topics (docs/scaling.md)")
+    stack_redis_cluster: bool = Field(False, description="`stack up` starts a Redis Cluster of three masters "
+                                      "instead of one Redis (redis_url becomes redis+cluster://)")
     kafka_version: str = Field("3.9.1", description="Apache Kafka version fetched from Maven Central")
 
     # --- topics ------------------------------------------------------------------------
@@ -90,6 +100,10 @@ class Settings(BaseSettings):
     topic_catalog: str = Field("freshrec.catalog", description="Item upserts, compacted, keyed by item")
     topic_dead_letter: str = Field("freshrec.dead-letter", description="Rejected input with its reason")
     topic_partitions: int = Field(4, ge=1, description="Partitions of the events topic")
+    topic_replication_factor: int = Field(1, ge=1, le=16, description="Replicas of every topic Freshrec creates "
+                                          "(events, catalog, worker topics, tables' changelogs); 3 on a cluster")
+    topic_min_insync_replicas: int | None = Field(None, ge=1, le=16, description="min.insync.replicas of those "
+                                                  "topics; default one less than the replication factor (at least 1)")
     topic_item_updates: str = Field("freshrec.item-updates",
                                     description="Repartition topic: per-window item pairs/counts, keyed by item")
 
@@ -195,6 +209,16 @@ class Settings(BaseSettings):
     serve_fresh_s: float = Field(300.0, ge=0, description="A user's list younger than this is served unblended")
     serve_cache_size: int = Field(10_000, ge=1, description="Last good lists kept in process for Redis outages")
 
+    @field_validator("redis_url", "redis_read_url", "redis_write_url")
+    @classmethod
+    def _known_redis_url(cls, value: str | None) -> str | None:
+        # a typo in the scheme (redis+clustr://) must fail here, not as a plain client's schemes error
+        if value is not None:
+            from freshrec.redis_url import node_url
+
+            node_url(value)
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -215,6 +239,16 @@ class Settings(BaseSettings):
         """The Faust app id (= consumer group) of this worker's role: processes of one role share the
         work of their topics; tables and their changelogs keep the names of ``worker_app_id``."""
         return self.worker_app_id if self.worker_role == "all" else f"{self.worker_app_id}-{self.worker_role}"
+
+    @property
+    def resolved_min_insync_replicas(self) -> int:
+        return self.topic_min_insync_replicas or max(1, self.topic_replication_factor - 1)
+
+    def topic_configs(self) -> dict[str, str]:
+        """Configs every created topic gets beside its own (empty with one replica: the broker's default)."""
+        if self.topic_replication_factor == 1:
+            return {}
+        return {"min.insync.replicas": str(self.resolved_min_insync_replicas)}
 
     def runs(self, side: str) -> bool:
         """Whether this worker runs ``side`` ("users" or "items")."""

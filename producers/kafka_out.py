@@ -228,10 +228,11 @@ def ensure_topics(settings: Settings, *, events: str | None = None, catalog: str
     events = events or settings.topic_events
     catalog = catalog or settings.topic_catalog
     partitions = partitions or settings.topic_partitions
+    rf, common = settings.topic_replication_factor, settings.topic_configs()
     wanted = {
-        events: {"num_partitions": partitions, "replication_factor": 1},
-        catalog: {"num_partitions": partitions, "replication_factor": 1,
-                  "configs": {"cleanup.policy": "compact"}},
+        events: {"num_partitions": partitions, "replication_factor": rf, "configs": dict(common)},
+        catalog: {"num_partitions": partitions, "replication_factor": rf,
+                  "configs": {**common, "cleanup.policy": "compact"}},
     }
     if not _accepts_tcp(settings.kafka_bootstrap):
         # Fail in a second with the fix, instead of after kafka-python's half-minute of reconnect logs.

@@ -73,7 +73,9 @@ def make_app(settings: Settings) -> faust.App:
         autodiscover=False,
         datadir=str(datadir),
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        # Faust's own topics (changelogs, repartitions); their min.insync.replicas is the broker's default
+        # (2 in the stack's three-node Kafka). Its producer waits for acks=all (Faust's default, -1).
+        topic_replication_factor=settings.topic_replication_factor,
         consumer_auto_offset_reset="earliest",
         web_enabled=web,
         web_port=settings.worker_web_port or 6066,

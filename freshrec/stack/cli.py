@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from freshrec.settings import Settings
+from freshrec.settings import Settings, env_help
 from freshrec.stack.manager import Stack
 from freshrec.stack.process import StackError
 
@@ -20,14 +20,24 @@ def _fail(exc: Exception) -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    redis_cluster: bool = typer.Option(None, "--redis-cluster/--redis-single",
+                                       help="A Redis Cluster of three masters instead of one Redis "
+                                            + env_help("stack_redis_cluster")),
+    kafka_brokers: int = typer.Option(None, "--kafka-brokers", min=1, max=5,
+                                      help="Kafka nodes (broker + controller each); 3 replicates every topic "
+                                           + env_help("stack_kafka_brokers")),
+) -> None:
     """Start Kafka (KRaft) and Redis if they are not running; return once both answer.
 
-    Ports come from FRESHREC_STACK_KAFKA_PORT / FRESHREC_STACK_REDIS_PORT or are picked free;
-    the chosen endpoints are written to <stack dir>/stack.json for every other command.
+    Ports come from FRESHREC_STACK_KAFKA_PORT / FRESHREC_STACK_REDIS_PORT or are picked free (always
+    free ones for a cluster); the chosen endpoints are written to <stack dir>/stack.json for every
+    other command. A stack directory runs one shape: `down` before switching to a cluster.
     """
+    overrides = {k: v for k, v in (("stack_redis_cluster", redis_cluster),
+                                   ("stack_kafka_brokers", kafka_brokers)) if v is not None}
     try:
-        status = Stack(Settings()).up()
+        status = Stack(Settings(**overrides)).up()
     except StackError as exc:
         _fail(exc)
     typer.echo(f"kafka {status['kafka']} at {status['kafka_bootstrap']}, "

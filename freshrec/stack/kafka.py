@@ -111,12 +111,39 @@ def sasl_listener_config(port: int, controller_port: int, sasl_port: int, users:
     }
 
 
-def format_storage(libs: Path, config: Path, data_dir: Path) -> None:
-    """Format KRaft storage once; a formatted directory keeps its cluster id across restarts."""
+def quorum_config(node_id: int, nodes: list[tuple[int, int]]) -> dict[str, str]:
+    """``extra`` for :func:`write_config`: node ``node_id`` (1-based) of a cluster of combined
+    broker+controller nodes, ``nodes`` being each one's (broker port, controller port).
+
+    Every node votes (a quorum of 3 survives one node lost); internal topics and the default for new
+    topics are replicated to 3 nodes at most, and a write needs ``min.insync.replicas`` = replicas - 1
+    of them, so ``acks=all`` survives one broker and never rests on one copy alone.
+    """
+    replicas = min(3, len(nodes))
+    port, cport = nodes[node_id - 1]
+    return {
+        "node.id": str(node_id),
+        "controller.quorum.voters": ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(nodes, 1)),
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(max(1, replicas - 1)),
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(max(1, replicas - 1)),
+        # a consumer group's first members may arrive while a broker is still joining
+        "group.initial.rebalance.delay.ms": "0",
+    }
+
+
+def format_storage(libs: Path, config: Path, data_dir: Path, cluster: str | None = None) -> None:
+    """Format KRaft storage once; a formatted directory keeps its cluster id across restarts.
+
+    The nodes of one cluster must be formatted with the same ``cluster`` id."""
     if (data_dir / "meta.properties").exists():
         return
     cmd = ["java", "-cp", classpath(libs), f"-Dlog4j.configuration=file:{config.parent / 'log4j.properties'}",
-           STORAGE_TOOL, "format", "-t", cluster_id(), "-c", str(config)]
+           STORAGE_TOOL, "format", "-t", cluster or cluster_id(), "-c", str(config)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise StackError(f"formatting Kafka storage in {data_dir} failed:\n{proc.stderr[-2000:]}")
@@ -161,8 +188,32 @@ def _accepts_tcp(host: str, port: int) -> bool:
         return False
 
 
-def wait_ready(bootstrap: str, log_path: Path, alive, timeout: float = 90.0) -> None:
+def brokers_seen(bootstrap: str) -> int:
+    """How many unfenced brokers the cluster reports (0 when it does not answer)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    for address in bootstrap.split(","):  # the admin client would log every refused bootstrap address
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not _accepts_tcp(host, int(port)):
+            return 0
     try:
-        wait_until(lambda: answers_metadata(bootstrap), timeout, interval=0.25, what="Kafka", alive=alive)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000,
+                                 client_id="freshrec-stack-probe")
+    except (KafkaError, OSError, ValueError):
+        return 0
+    try:
+        return sum(1 for b in admin.describe_cluster().get("brokers", []) if not b.get("is_fenced"))
+    except (KafkaError, OSError):
+        return 0
+    finally:
+        admin.close()
+
+
+def wait_ready(bootstrap: str, log_path: Path, alive, timeout: float = 90.0, brokers: int = 1) -> None:
+    """Until the cluster answers metadata requests, listing ``brokers`` brokers."""
+    ready = (lambda: answers_metadata(bootstrap)) if brokers == 1 else (lambda: brokers_seen(bootstrap) >= brokers)
+    try:
+        wait_until(ready, timeout, interval=0.25, what="Kafka", alive=alive)
     except StackError as exc:
         raise StackError(f"{exc}; broker log tail ({log_path}):\n{log_tail(log_path)}") from None

@@ -22,8 +22,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def port_is_free(port: int) -> bool:
+def port_is_free(port: int, reuse: bool = False) -> bool:
+    """``reuse``: as a server that sets SO_REUSEADDR (Redis, Kafka) sees it, i.e. ignoring connections
+    of a killed process that linger in TIME_WAIT; for restarting a node on its own port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -116,6 +120,18 @@ def stop_pid(pid: int, timeout: float = 30.0) -> None:
             return
         wait_until(lambda: not pid_alive(pid), 10, what=f"kill pid {pid}")
     _reap(pid)
+
+
+def stop_pids(pids: list[int], timeout: float = 30.0) -> None:
+    """:func:`stop_pid` for several processes at once: all are asked first, so their shutdowns overlap
+    (the nodes of a cluster, each waiting for its peers, would otherwise add up)."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for pid in pids:
+        stop_pid(pid, timeout)
 
 
 def _reap(pid: int) -> None:

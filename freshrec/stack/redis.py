@@ -58,9 +58,15 @@ def start(binary: str, config: Path, log_path: Path) -> int:
 
 
 def answers_ping(url: str) -> bool:
+    """One node, or any node of a cluster URL (which the client needs to learn the slots)."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    from freshrec.redis_url import sync_client
+
+    try:
+        client = sync_client(url, socket_timeout=1, socket_connect_timeout=1)
+    except redis.RedisError:  # a cluster client asks for the slots as it is built
+        return False
     try:
         return bool(client.ping())
     except redis.RedisError:
@@ -72,7 +78,9 @@ def answers_ping(url: str) -> bool:
 #: ACL rules of the stack's users: the worker writes (no admin or dangerous commands), serving only reads.
 ACL_RULES = {
     "freshrec-writer": ["~*", "&*", "+@all", "-@admin", "-@dangerous", "+info"],
-    "freshrec-reader": ["~*", "resetchannels", "-@all", "+@read", "+@connection", "-@dangerous"],
+    "freshrec-reader": ["~*", "resetchannels", "-@all", "+@read", "+@connection", "-@dangerous",
+                        # a cluster client learns the slot map as it connects (none of these write)
+                        "+cluster|slots", "+cluster|shards", "+cluster|nodes", "+cluster|info", "+readonly"],
 }
 
 
