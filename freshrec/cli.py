@@ -9,6 +9,7 @@ import typer
 from freshrec.bench import app as bench_app
 from freshrec.config_cli import config
 from freshrec.demo import demo
+from freshrec.experiment.cli import experiment
 from freshrec.report import report
 from freshrec.stack.cli import app as stack_app
 from models.deep.cli import train as deep_train
@@ -31,6 +32,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.add_typer(ab_app, name="ab")
 app.command(name="demo")(demo)
+app.command(name="experiment")(experiment)
 app.command(name="config")(config)
 app.command(name="report")(report)
 app.command(name="shop")(shop)

@@ -126,12 +126,11 @@ class WarmUp:
     """Says in the terminal when the worker starts processing and when the page has something to show."""
 
     def __init__(self, settings: Settings, every_s: float = 2.0):
-        import redis
-
         from contracts.redis_keys import Keys
+        from freshrec.redis_url import sync_client
 
         self.keys = Keys(settings.redis_prefix)
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        self.redis = sync_client(settings.redis_url, socket_timeout=2)
         self.every_s = every_s
         self.started = time.monotonic()
         self.last_check = float("-inf")

@@ -136,12 +136,13 @@ def report(
     """Write an HTML summary of a run: events/s and freshness over time, the A/B table, benchmark figures."""
     import redis
 
+    from freshrec.redis_url import sync_client
     from models.online.report import read_rows
     from contracts.redis_keys import Keys
 
     settings = Settings()
     keys = Keys(settings.redis_prefix)
-    client = redis.Redis.from_url(getattr(settings, "reader_url", settings.redis_url), socket_timeout=5)
+    client = sync_client(getattr(settings, "reader_url", settings.redis_url), socket_timeout=5)
     try:
         samples = sample_stats(client, keys.stats("worker"), watch)
         stats = _decode(client.hgetall(keys.stats("worker")))

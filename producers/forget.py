@@ -33,9 +33,9 @@ def forget_event(user_id: str, now_ms: int | None = None) -> Event:
 
 def delete_user_keys(redis_url: str, keys: Keys, user_id: str) -> int:
     """Delete every Redis key holding the user's data; returns how many existed."""
-    import redis
+    from freshrec.redis_url import sync_client
 
-    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    client = sync_client(redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
         return int(client.delete(keys.user_recs(user_id)))
     finally:

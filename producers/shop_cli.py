@@ -78,7 +78,9 @@ def shop(
     if read_recs:
         import redis
 
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+        from freshrec.redis_url import sync_client
+
+        client = sync_client(settings.redis_url, socket_timeout=2)
         try:
             client.ping()
         except redis.RedisError as exc:

@@ -14,6 +14,10 @@ lookup's CPU.
 When Redis is slow or down, the page gets, in order: the last good list served for the same
 (user, item) from a bounded in-process cache, the last good trending list, or an empty list, each
 marked ``degraded=True``. Bad ids are the caller's bug and raise :class:`InvalidIdError`.
+
+On a Redis Cluster (``redis+cluster://``) the three keys live on different masters: the same commands
+go through :class:`serving.cluster_pipeline.ClusterAutoPipeline`, one pipelined connection per master,
+asked concurrently.
 """
 
 from __future__ import annotations
@@ -27,18 +31,21 @@ from typing import Any
 import msgspec
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from contracts.redis_keys import BODY_FIELD, Keys, RecList, decode_rec_list
 from freshrec.settings import Settings
 from serving.blend import Recommendations, choose
+from freshrec.redis_url import async_client, is_cluster_client
+from serving.cluster_pipeline import ClusterAutoPipeline
 from serving.connections import AutoPipeline, pack
 
 log = logging.getLogger(__name__)
 
 MAX_K = 100
 #: what a Redis outage or a slow Redis raises through redis.asyncio
-REDIS_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
+#: (a cluster client's "no node reachable" and "slot not covered" are RedisClusterException, not RedisError)
+REDIS_ERRORS = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
 DISCOVER_S = 30.0
 # Until a first stats/ab key exists, look again after this long: caching "none yet" for DISCOVER_S
 # kept the demo's live panel at "-" for half a minute after the worker's first write.
@@ -66,7 +73,7 @@ class RecClient:
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str | None, str | None], Recommendations] = OrderedDict()
         self._trending: Recommendations | None = None
-        self._pipeline: AutoPipeline | None = None
+        self._pipeline: AutoPipeline | ClusterAutoPipeline | None = None
         self._decoded: dict[bytes, RecList | None] = {}
         self._trending_hget: tuple[Keys, bytes] | None = None  # (for which keys, packed HGET)
         self._discovered: dict[str, tuple[float, list[str]]] = {}
@@ -77,7 +84,7 @@ class RecClient:
     @classmethod
     def from_settings(cls, settings: Settings, url: str | None = None) -> RecClient:
         timeout_s = settings.serve_timeout_ms / 1000.0
-        client = aioredis.Redis.from_url(
+        client = async_client(
             url or settings.reader_url, socket_timeout=max(timeout_s, 0.5), socket_connect_timeout=1.0,
             health_check_interval=0, max_connections=16)
         return cls(client, Keys(settings.redis_prefix), timeout_s=timeout_s, fresh_s=settings.serve_fresh_s,
@@ -99,9 +106,14 @@ class RecClient:
         keys = [key for key in (user_key, item_key) if key]
         if self._trending_hget is None or self._trending_hget[0] is not self.keys:  # keys were replaced
             self._trending_hget = (self.keys, pack(("HGET", self.keys.trending(), BODY_FIELD)))
-        packed = b"".join([*(pack(("HGET", key, BODY_FIELD)) for key in keys), self._trending_hget[1]])
+        pipeline = self.pipeline
         try:
-            bodies = await self.pipeline.execute_packed(packed, len(keys) + 1, self.timeout_s)
+            if isinstance(pipeline, ClusterAutoPipeline):  # routed by key: commands, not packed bytes
+                bodies = await pipeline.execute([*(("HGET", key, BODY_FIELD) for key in keys),
+                                                 ("HGET", self.keys.trending(), BODY_FIELD)], self.timeout_s)
+            else:
+                packed = b"".join([*(pack(("HGET", key, BODY_FIELD)) for key in keys), self._trending_hget[1]])
+                bodies = await pipeline.execute_packed(packed, len(keys) + 1, self.timeout_s)
         except REDIS_ERRORS as exc:
             return self._fallback(user_id, item_id, k, exc)
         user = self._decode(user_key, bodies[0], keep=False) if user_key else None
@@ -113,9 +125,10 @@ class RecClient:
         return recs
 
     @property
-    def pipeline(self) -> AutoPipeline:
+    def pipeline(self) -> AutoPipeline | ClusterAutoPipeline:
         if self._pipeline is None or self._pipeline.redis is not self.redis:  # lazily: needs a running loop
-            self._pipeline = AutoPipeline(self.redis)
+            cluster = is_cluster_client(self.redis)
+            self._pipeline = ClusterAutoPipeline(self.redis) if cluster else AutoPipeline(self.redis)
         return self._pipeline
 
     def _key(self, build, value: str, field: str) -> str:

@@ -41,10 +41,14 @@ def pack(command: Sequence[bytes | str | int | float]) -> bytes:
 
 
 class AutoPipeline:
-    def __init__(self, redis: aioredis.Redis):
-        pool = redis.connection_pool
+    def __init__(self, redis: aioredis.Redis, make=None):
+        """``make`` builds the connection (default: one like ``redis``'s pool's); a cluster's per-master
+        pipelines (serving/cluster_pipeline.py) pass their node's."""
         self.redis = redis
-        self._make = lambda: pool.connection_class(**pool.connection_kwargs)
+        if make is None:
+            pool = redis.connection_pool
+            make = lambda: pool.connection_class(**pool.connection_kwargs)  # noqa: E731
+        self._make = make
         self._conn = None
         self._writer: asyncio.StreamWriter | None = None
         self._connecting: asyncio.Task | None = None

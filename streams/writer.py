@@ -3,6 +3,13 @@
 Every list goes through :data:`contracts.redis_keys.WRITE_IF_NEWER_LUA` (by SHA, reloaded on NOSCRIPT), so a
 re-delivered or late event never replaces a newer list. Redis being down blocks the window with
 backoff instead of dropping it: the agent stops consuming, Kafka keeps the events, nothing is lost.
+
+On a Redis Cluster (a ``redis+cluster://`` URL, freshrec/redis_url.py) a script may only touch keys of
+one hash slot, and every list key is a slot of its own (no hash tags: frontends read the keys by
+name). The window's lists are therefore grouped by slot: one ``WRITE_MANY_IF_NEWER_LUA`` call per
+slot that holds several of them, ``WRITE_IF_NEWER_LUA`` for the rest (most, with 16384 slots), all in
+one cluster pipeline, which redis-py splits into one pipeline per master sent concurrently. Newer-wins
+holds per key either way: it is decided inside the script, on the node that owns the key.
 """
 
 from __future__ import annotations
@@ -12,13 +19,21 @@ import bisect
 import logging
 import time
 
-import redis.asyncio as aioredis
+from redis.crc import key_slot
+from redis.exceptions import ClusterDownError, MasterDownError, RedisClusterException, SlotNotCoveredError
+from redis.exceptions import TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, ResponseError, TimeoutError as RedisTimeoutError
 
 from contracts.redis_keys import WRITE_IF_NEWER_LUA, WRITE_MANY_IF_NEWER_LUA, Keys, RecList, encode_rec_list
 
+from freshrec.redis_url import async_client, is_cluster
+
 log = logging.getLogger(__name__)
+
+#: a node that is away (connection refused, timeout) or a cluster reorganising its slots: wait, retry
+RETRIED = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError, SlotNotCoveredError,
+           TryAgainError, MasterDownError)
 
 #: Upper bounds (ms) of the freshness histogram kept in the stats hash: ~19% steps from 0.5 ms to ~60 s.
 FRESHNESS_BUCKETS_MS: tuple[float, ...] = tuple(round(0.5 * 2 ** (i / 4), 2) for i in range(68))
@@ -39,7 +54,8 @@ class RedisWriter:
 
     def __init__(self, url: str, keys: Keys, *, user_ttl_ms: int, item_ttl_ms: int, trending_ttl_ms: int,
                  stats_name: str = "worker", max_backoff_s: float = 5.0):
-        self.client = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self.client = async_client(url, socket_timeout=10, socket_connect_timeout=5)
+        self.cluster = is_cluster(url)
         self.keys = keys
         self.user_ttl_ms = user_ttl_ms
         self.item_ttl_ms = item_ttl_ms
@@ -68,7 +84,11 @@ class RedisWriter:
                 return await pipe.execute()
             except NoScriptError:
                 self._sha = None  # Redis restarted and lost its script cache
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (*RETRIED, RedisClusterException, ResponseError) as exc:
+                if isinstance(exc, RedisClusterException) and not _unreachable(exc):
+                    raise  # a cluster client's refusal of a command is a bug, not an outage
+                if isinstance(exc, ResponseError) and not isinstance(exc, RETRIED) and not _cluster_down(exc):
+                    raise
                 log.warning("redis unavailable (%s); retrying in %.2fs", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
@@ -76,18 +96,20 @@ class RedisWriter:
     async def write_lists(self, lists: list[tuple[str, RecList]], ttl_ms: int, *,
                           stats: dict[str, int] | None = None, gauges: dict[str, object] | None = None) -> int:
         """Write ``(key, list)`` pairs if newer; bump counters in the same round trip. Returns #written."""
-        chunks = [lists[i:i + WRITE_CHUNK] for i in range(0, len(lists), WRITE_CHUNK)] if len(lists) > 1 else []
+        groups = self._groups(lists)
 
         def build(pipe, sha):
-            if chunks:  # one script call per chunk of the window (WRITE_MANY_IF_NEWER_LUA)
-                for chunk in chunks:
-                    args: list[object] = [ttl_ms]
-                    for _, rec in chunk:
-                        args += (rec.event_ts, encode_rec_list(rec))
-                    pipe.evalsha(self._sha_many, len(chunk), *[key for key, _ in chunk], *args)
-            else:
-                for key, rec in lists:
-                    pipe.evalsha(sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
+            for group in groups:  # one script call per group: all of a chunk's keys in one slot
+                if len(group) == 1:
+                    key, rec = group[0]
+                    pipe.execute_command("EVALSHA", sha, 1, key, rec.event_ts, encode_rec_list(rec), ttl_ms)
+                    continue
+                args: list[object] = [ttl_ms]
+                for _, rec in group:
+                    args += (rec.event_ts, encode_rec_list(rec))
+                # execute_command: redis-py's cluster pipeline refuses its evalsha() method, though it
+                # routes an EVALSHA by its keys like any keyed command
+                pipe.execute_command("EVALSHA", self._sha_many, len(group), *[key for key, _ in group], *args)
             if stats:
                 for field, n in stats.items():
                     if n:  # zero counters would cost a command per window for nothing
@@ -95,9 +117,17 @@ class RedisWriter:
             if gauges:
                 pipe.hset(self.stats_key, mapping=gauges)
         results = await self.execute(build)
-        if chunks:
-            return sum(int(r) for r in results[: len(chunks)])
-        return sum(1 for r in results[: len(lists)] if r == 1)
+        return sum(int(r) for r in results[: len(groups)])  # each: lists written (the one-key script: 1 or 0)
+
+    def _groups(self, lists: list[tuple[str, RecList]]) -> list[list[tuple[str, RecList]]]:
+        """The window's lists cut into script calls: chunks of ``WRITE_CHUNK``, each within one slot on a
+        cluster. Order within a slot is kept, so a key listed twice ends with its newer list."""
+        if not self.cluster:
+            return [lists[i:i + WRITE_CHUNK] for i in range(0, len(lists), WRITE_CHUNK)]
+        by_slot: dict[int, list[tuple[str, RecList]]] = {}
+        for entry in lists:
+            by_slot.setdefault(key_slot(entry[0].encode()), []).append(entry)
+        return [group[i:i + WRITE_CHUNK] for group in by_slot.values() for i in range(0, len(group), WRITE_CHUNK)]
 
     async def record_freshness(self, freshness_ms: list[float]) -> None:
         counts: dict[str, int] = {}
@@ -124,6 +154,17 @@ class RedisWriter:
     async def stats(self) -> dict[str, str]:
         raw = await self.client.hgetall(self.stats_key)
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _unreachable(exc: RedisClusterException) -> bool:
+    # redis-py raises the bare RedisClusterException when no node answers while it learns the slot map
+    return isinstance(exc, SlotNotCoveredError) or "cannot be connected" in str(exc)
+
+
+def _cluster_down(exc: ResponseError) -> bool:
+    # a node that has just rejoined refuses a script's writes with a plain error until it sees the
+    # cluster healthy again (not CLUSTERDOWN, so redis-py gives it no class of its own)
+    return "cluster is down" in str(exc)
 
 
 def now_ms() -> int:

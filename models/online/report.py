@@ -73,7 +73,9 @@ def report(
 
     settings = Settings()
     try:
-        client = redis.Redis.from_url(settings.reader_url, socket_timeout=5, socket_connect_timeout=5)
+        from freshrec.redis_url import sync_client
+
+        client = sync_client(settings.reader_url, socket_timeout=5, socket_connect_timeout=5)
         rows = read_rows(client, settings.redis_prefix, experiment or None)
     except (redis.RedisError, OSError) as exc:
         typer.secho(f"error: cannot read Redis ({type(exc).__name__}: {exc}); run `freshrec stack up` or set "

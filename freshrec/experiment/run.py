@@ -1,0 +1,287 @@
+"""One closed-loop experiment: a worker serving every variant, the shop reading its lists, the figures.
+
+The worker and the shop are the operator's own commands (``freshrec worker``, ``freshrec shop
+--read-recs``) run as children the way ``freshrec demo`` runs them, in a deployment of their own (app
+id, topics, Redis prefix), so a run never reads another's lists or counters and leaves nothing behind.
+The figures come from the shop's log of what it sent (:mod:`freshrec.experiment.analysis`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import typer
+
+from freshrec.demo import Part, _check_services, _kafka_security_env, _stop, _tail
+from freshrec.experiment import analysis
+from freshrec.settings import Settings
+
+DEFAULT_VARIANTS = ("popular", "batch", "fusion", "online")
+SALT = "closed-loop"
+READY_TIMEOUT_S = 180.0
+
+
+class ExperimentError(RuntimeError):
+    pass
+
+
+@dataclass
+class Config:
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    hours: float = 1.5
+    clock: float = 12.0
+    users: int = 1000
+    items: int = 1000
+    rate: float | None = None  # events per simulated second; default users / 20 (sustainable, see shop)
+    seed: int = 7
+    shift_at_h: float | None = None  # simulated hours after start; default half of ``hours``
+    batch_minutes: float = 60.0
+    start_ms: int | None = None
+    bin_s: float = 300.0
+
+    @property
+    def event_rate(self) -> float:
+        return self.rate if self.rate is not None else max(1.0, self.users / 20)
+
+    @property
+    def shift_h(self) -> float:
+        return self.hours / 2 if self.shift_at_h is None else self.shift_at_h
+
+    @property
+    def wall_s(self) -> float:
+        return self.hours * 3600 / self.clock
+
+
+def deployment(unique: str, cfg: Config) -> dict[str, str]:
+    """FRESHREC_* of the run's own deployment: the worker serves ``cfg.variants`` as one A/B."""
+    return {
+        "FRESHREC_WORKER_APP_ID": f"freshrec-exp-{unique}",
+        "FRESHREC_TOPIC_EVENTS": f"exp.events.{unique}",
+        "FRESHREC_TOPIC_CATALOG": f"exp.catalog.{unique}",
+        "FRESHREC_TOPIC_DEAD_LETTER": f"exp.dlq.{unique}",
+        "FRESHREC_TOPIC_ITEM_UPDATES": f"exp.item-updates.{unique}",
+        "FRESHREC_REDIS_PREFIX": f"exp.{unique}:",
+        "FRESHREC_WORKER_RECOMMENDER": "models.online.recommender:from_settings",
+        "FRESHREC_AB_EXPERIMENT": SALT,
+        "FRESHREC_AB_VARIANTS": ",".join(f"{v}:1" for v in cfg.variants),
+        "FRESHREC_AB_BATCH_PERIOD_S": str(cfg.batch_minutes * 60),
+        "FRESHREC_WORKER_WEB_PORT": "0",
+        "FRESHREC_ONLINE_CHECKPOINT_S": "0",
+        # Neighbour lists reach the model in seconds of wall time, which the clock makes minutes of
+        # stream time: publish often so co-visitation is as fresh in stream time as in production.
+        "FRESHREC_NEIGHBORS_PUBLISH_S": str(max(0.2, 5.0 / cfg.clock)),
+    }
+
+
+def deployment_settings(settings: Settings, unique: str, cfg: Config) -> Settings:
+    """The settings a child of the run sees: the services of ``settings``, the names of the deployment."""
+    values = {k.removeprefix("FRESHREC_").lower(): v for k, v in deployment(unique, cfg).items()}
+    return Settings(kafka_bootstrap=settings.kafka_bootstrap, redis_url=settings.redis_url, **values)
+
+
+def ensure_stack(echo: Callable[[str], None]) -> Settings:
+    """The services of the stack file or FRESHREC_*; ``freshrec stack up`` first if none answers."""
+    settings = Settings()
+    try:
+        _check_services(settings)
+        return settings
+    except typer.Exit:
+        echo("Kafka or Redis does not answer: running `freshrec stack up`")
+    proc = subprocess.run([sys.executable, "-m", "freshrec", "stack", "up"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ExperimentError(f"`freshrec stack up` failed:\n{proc.stderr[-2000:]}")
+    return Settings()
+
+
+def run(cfg: Config, out_dir: Path, *, keep: bool = False, echo: Callable[[str], None] = print,
+        progress: bool = True) -> dict:
+    """Run the experiment and return its report (also written to ``out_dir``, with the plot).
+
+    ``keep`` leaves the deployment (topics, Redis keys) in place; the report's ``deployment`` names it
+    and :func:`remove_deployment` removes it.
+    """
+    settings = ensure_stack(echo)
+    from freshrec.stack.manager import connection_env
+
+    unique = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    run_dir = out_dir / f"run-{unique}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    overrides = deployment(unique, cfg)
+    exp_settings = deployment_settings(settings, unique, cfg)
+    env = {k: v for k, v in connection_env(settings).items() if not k.startswith("FRESHREC_")
+           or k in ("FRESHREC_KAFKA_BOOTSTRAP", "FRESHREC_REDIS_URL", "FRESHREC_REDIS_READ_URL",
+                    "FRESHREC_REDIS_WRITE_URL", "FRESHREC_CACHE_DIR", "FRESHREC_STACK_DIR")}
+    env.update(_kafka_security_env(settings))
+    env.update(overrides)
+    sim_s = cfg.hours * 3600
+    start_ms = cfg.start_ms if cfg.start_ms is not None else int(time.time() * 1000) - int(sim_s * 1000)
+    log_path = run_dir / "shop-events.jsonl"
+    exe = [sys.executable, "-m", "freshrec"]
+    worker = Part("worker", [*exe, "worker", "--loglevel", "warning"], run_dir / "worker.log")
+    shop = Part("shop", [*exe, "shop", "--users", str(cfg.users), "--items", str(cfg.items),
+                         "--rate", str(cfg.event_rate), "--seed", str(cfg.seed), "--clock", str(cfg.clock),
+                         "--duration", str(cfg.wall_s), "--shift-at", str(cfg.shift_h * 3600 / cfg.clock),
+                         "--start-ms", str(start_ms), "--read-recs", "--json", "--log-events", str(log_path)],
+                run_dir / "shop.log")
+    parts = [worker, shop]
+    started = time.monotonic()
+    try:
+        from producers.kafka_out import ensure_topics
+
+        ensure_topics(exp_settings)
+        echo(f"experiment {unique}: variants {', '.join(cfg.variants)}; {cfg.hours:g} simulated h at "
+             f"{cfg.clock:g}x ({cfg.wall_s:.0f} s), {cfg.users} users, seed {cfg.seed}; logs in {run_dir}")
+        worker.proc = subprocess.Popen(worker.argv, stdout=worker.log.open("ab"), stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        _wait_ready(exp_settings, worker, echo)
+        echo(f"worker ready after {time.monotonic() - started:.0f} s; the shop starts")
+        shop.proc = subprocess.Popen(shop.argv, stdout=subprocess.PIPE, stderr=shop.log.open("ab"),
+                                     stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        summary = _follow_shop(cfg, exp_settings, worker, shop, progress)
+    finally:
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the report (--json)
+            _stop([p for p in parts if p.proc is not None])
+        if not keep:
+            remove_deployment(exp_settings, unique)
+    report = build_report(cfg, log_path, summary, start_ms)
+    report["deployment"] = {"id": unique, "redis_prefix": overrides["FRESHREC_REDIS_PREFIX"],
+                            "app_id": overrides["FRESHREC_WORKER_APP_ID"], "kept": keep, "run_dir": str(run_dir),
+                            "events_log": str(log_path)}
+    report["wall_s"] = round(time.monotonic() - started, 1)
+    write_outputs(report, out_dir, unique)
+    return report
+
+
+def _redis(settings: Settings):
+    import redis
+
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+
+
+def _wait_ready(settings: Settings, worker: Part, echo) -> None:
+    """Until the worker has processed a window: a ``forget`` of a user no shop has proves the path."""
+    from contracts.events import Event
+    from contracts.redis_keys import Keys
+    from producers.kafka_out import EventProducer
+
+    redis = _redis(settings)
+    producer = EventProducer.from_settings(settings, client_id="freshrec-experiment")
+    key = Keys(settings.redis_prefix).stats("worker")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            if worker.proc.poll() is not None:
+                raise ExperimentError(f"the worker exited with {worker.proc.returncode}:\n{_tail(worker.log)}")
+            producer.send_event(Event(event_id=uuid.uuid4().hex, ts=int(time.time() * 1000), user_id="probe",
+                                      type="forget"))
+            producer.flush()
+            if redis.hget(key, "events") is not None:
+                return
+            time.sleep(2.0)
+        raise ExperimentError(f"the worker processed nothing within {READY_TIMEOUT_S:.0f} s:\n{_tail(worker.log)}")
+    finally:
+        producer.close()
+        redis.close()
+
+
+def _follow_shop(cfg: Config, settings: Settings, worker: Part, shop: Part, progress: bool) -> dict:
+    """Wait for the shop, showing simulated time and the worker's progress; the shop's JSON summary."""
+    from contracts.redis_keys import Keys
+    from producers.progress import progress_bar
+
+    redis = _redis(settings)
+    key = Keys(settings.redis_prefix).stats("worker")
+    t0 = time.monotonic()
+    try:
+        with progress_bar("experiment", total=round(cfg.wall_s), quiet=not progress) as bar:
+            while shop.proc.poll() is None:
+                if worker.proc.poll() is not None:
+                    shop.proc.terminate()
+                    raise ExperimentError(f"the worker exited with {worker.proc.returncode}:\n{_tail(worker.log)}")
+                elapsed = time.monotonic() - t0
+                try:
+                    events = int(float(redis.hget(key, "events") or 0))
+                except Exception:  # noqa: BLE001 - progress only
+                    events = -1
+                bar(min(elapsed, cfg.wall_s), f"stream {elapsed * cfg.clock / 3600:.2f} h, "
+                                              f"worker {events:,} events")
+                time.sleep(1.0)
+    finally:
+        redis.close()
+    out = shop.proc.stdout.read().decode(errors="replace") if shop.proc.stdout else ""
+    if shop.proc.returncode != 0:
+        raise ExperimentError(f"the shop exited with {shop.proc.returncode}:\n{_tail(shop.log)}")
+    try:
+        return json.loads(out.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise ExperimentError(f"no summary from the shop: {out[-500:]!r}") from None
+
+
+def build_report(cfg: Config, log_path: Path, summary: dict, start_ms: int) -> dict:
+    from models.online.ab import assign
+
+    events, leaf_of = analysis.read_log(log_path)
+    shares = {v: 1.0 for v in cfg.variants}
+    variant_of = (lambda u: assign(u, SALT, shares))  # noqa: E731 - the worker's own assignment
+    rows = analysis.per_user(events)
+    trendy = set(summary.get("trending") or ())
+    shift_ts = start_ms + int(cfg.shift_h * 3600 * 1000)
+    return {
+        "config": asdict(cfg) | {"rate": cfg.event_rate, "shift_at_h": cfg.shift_h, "start_ms": start_ms},
+        "shop": {k: summary.get(k) for k in ("events", "impression", "click", "cart", "order", "trending",
+                                             "recs_read", "recs_missing")},
+        "variants": analysis.variant_table(rows, variant_of, cfg.variants, seed=cfg.seed),
+        "shift": analysis.shift_follow(events, lambda item: leaf_of.get(item) in trendy, cfg.variants,
+                                       shift_ts) | {"at_s": cfg.shift_h * 3600, "categories": sorted(trendy)},
+        "timeline": analysis.ctr_timeline(events, cfg.variants, start_ms, cfg.bin_s),
+    }
+
+
+def write_outputs(report: dict, out_dir: Path, unique: str) -> None:
+    from freshrec.experiment.plot import plot_ctr
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = out_dir / f"experiment-{unique}.png"
+    if plot_ctr(report, png):
+        report["plot"] = str(png)
+    path = out_dir / f"experiment-{unique}.json"
+    report["json"] = str(path)
+    text = json.dumps(report, indent=1)
+    path.write_text(text)
+    (out_dir / "latest.json").write_text(text)
+
+
+def remove_deployment(settings: Settings, unique: str) -> None:
+    """Delete the run's topics, Redis keys and local table data (best effort: a cleanup never fails a run)."""
+    from kafka import KafkaAdminClient
+
+    from freshrec.demo import _kafka_config
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"cleanup-{unique}",
+                                 request_timeout_ms=10_000, **_kafka_config(settings))
+        try:
+            mine = [t for t in admin.list_topics() if unique in t]
+            if mine:
+                admin.delete_topics(mine)
+        finally:
+            admin.close()
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        client = _redis(settings)
+        for key in client.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
+            client.delete(key)
+        client.close()
+    except Exception:  # noqa: BLE001
+        pass
+    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)
