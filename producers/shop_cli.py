@@ -12,6 +12,7 @@ import json
 import signal
 import time
 from collections import Counter
+from pathlib import Path
 
 import typer
 
@@ -59,6 +60,8 @@ def shop(
     start_ms: int | None = typer.Option(None, "--start-ms", help="Simulated start, epoch ms (default: now; "
                                         "with --fast or --clock > 1 the run ends now)."),
     as_json: bool = typer.Option(False, "--json", help="Print counts as one JSON object at the end."),
+    log_events: Path | None = typer.Option(None, "--log-events", help="Also append every record sent, events "
+                                           "and catalog upserts, one JSON object a line (the experiment reads it)."),
 ) -> None:
     """Simulate a shop: catalog, users with hidden tastes, sessions with intents, sent to Kafka."""
     from producers.batch_out import BatchSender
@@ -106,6 +109,7 @@ def shop(
                     f"{int(rate * USERS_PER_EVENT_PER_S) + 1} for --rate {rate:g}", err=True, fg=typer.colors.YELLOW)
     # The demo stops the shop with SIGTERM: flush what was queued, as on Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    log = log_events.open("ab") if log_events is not None else None
     t0 = time.monotonic()
     if live:
         # The pacing clock starts at start_ms, taken before the catalog was built and Kafka reached: an
@@ -121,11 +125,15 @@ def shop(
                     if delay > 0.001:
                         time.sleep(delay)
                 if isinstance(rec, CatalogItem):
-                    out.send_raw(settings.topic_catalog, rec.item_id.encode(), encode_item(rec))
+                    value = encode_item(rec)
+                    out.send_raw(settings.topic_catalog, rec.item_id.encode(), value)
                     stats["catalog"] += 1
                 else:
-                    out.send_raw(settings.topic_events, rec.user_id.encode(), encode_event(rec))
+                    value = encode_event(rec)
+                    out.send_raw(settings.topic_events, rec.user_id.encode(), value)
                     stats[rec.type] += 1
+                if log is not None:
+                    log.write(value + b"\n")
                 now = time.monotonic()
                 if now - shown > 0.25:
                     shown = now
@@ -138,11 +146,13 @@ def shop(
         _fail(str(exc))
     finally:
         out.close()
+        if log is not None:
+            log.close()
     elapsed = time.monotonic() - t0
     n_events = sum(stats[k] for k in _EVENT_TYPES)
     summary = {"seed": seed, "events": n_events, "seconds": round(elapsed, 3),
                "events_per_s": round(n_events / elapsed, 1) if elapsed > 0 else None,
-               "trending": [sim.catalog.leaves[lf].path[-1] for lf in sim.trending], **stats}
+               "trending": [sim.catalog.leaves[lf].path[-1] for lf in sim.trending], "start_ms": start_ms, **stats}
     if as_json:
         typer.echo(json.dumps(summary))
     else:
