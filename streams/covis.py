@@ -14,12 +14,10 @@ pair is O(1) instead of rescaling every neighbour on every update.
 
 from __future__ import annotations
 
-import heapq
-import math
-
 import msgspec
 
 from models.base import Session
+from models.candidates.pairstore import decay_factor, top_k
 
 SIMILAR = "s"        # viewed together (view/click -> view/click)
 COMPLEMENTARY = "c"  # carted or bought together
@@ -234,10 +232,10 @@ class CovisPolicy:
         ts = max(stats.ts, delta.ts)
         # Popularity decays on its own (faster) clock: trending is about the last hours.
         if stats.ts:
-            stats.popularity *= 2.0 ** (-(ts - stats.ts) / self.popularity_half_life_ms)
+            stats.popularity *= decay_factor(ts - stats.ts, self.popularity_half_life_ms)
         # An older delta (windows arrive in any order) decays to the row's time too: popularity is
         # then the same whatever the order or cut of the windows.
-        stats.popularity += delta.views * 2.0 ** (-(ts - delta.ts) / self.popularity_half_life_ms)
+        stats.popularity += delta.views * decay_factor(ts - delta.ts, self.popularity_half_life_ms)
         stats.ts = ts
         exp = (delta.ts - stats.base) / self.half_life_ms
         if exp > _RESCALE_EXP:
@@ -250,7 +248,7 @@ class CovisPolicy:
         self._prune(stats)
 
     def _rescale(self, stats: ItemStats, new_base: int) -> None:
-        f = 2.0 ** (-(new_base - stats.base) / self.half_life_ms)
+        f = decay_factor(new_base - stats.base, self.half_life_ms)
         stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
         stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
         stats.base = new_base
@@ -260,15 +258,14 @@ class CovisPolicy:
         for attr in ("similar", "complementary"):
             weights = getattr(stats, attr)
             if len(weights) > 2 * self.top_k:
-                setattr(stats, attr, dict(heapq.nlargest(self.top_k, weights.items(), key=lambda kv: kv[1])))
+                setattr(stats, attr, dict(top_k(weights, self.top_k)))
 
     def neighbors(self, stats: ItemStats) -> NeighborList:
         """The published view: top K per kind, weights decayed to the item's latest ts."""
-        f = 2.0 ** (-(stats.ts - stats.base) / self.half_life_ms)
+        f = decay_factor(stats.ts - stats.base, self.half_life_ms)
 
         def top(weights: dict[str, float]) -> list[tuple[str, float]]:
-            best = heapq.nlargest(self.top_k, weights.items(), key=lambda kv: kv[1])
-            return [(k, v * f) for k, v in best]
+            return [(k, v * f) for k, v in top_k(weights, self.top_k)]
 
         return NeighborList(ts=stats.ts, popularity=stats.popularity,
                             similar=top(stats.similar), complementary=top(stats.complementary))
@@ -277,7 +274,7 @@ class CovisPolicy:
 def decayed(value: float, since_ts: int, now_ts: int, half_life_ms: float) -> float:
     if now_ts <= since_ts:
         return value
-    return value * math.pow(2.0, -(now_ts - since_ts) / half_life_ms)
+    return value * decay_factor(now_ts - since_ts, half_life_ms)
 
 
 _enc = msgspec.msgpack.Encoder()

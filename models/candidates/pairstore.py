@@ -13,8 +13,10 @@ pass over the store) before the weights could overflow float32.
 
 from __future__ import annotations
 
+import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
     from models.base import Interaction, Session
 
 _MAX_EXPONENT = 60.0  # 2**60 * counts stays far below float32's 3e38
+
+
+def decay_factor(elapsed_ms: float, half_life_ms: float) -> float:
+    """What a weight is worth ``elapsed_ms`` later: ``2 ** (-elapsed / half_life)``. The one decay rule
+    of co-visitation, here and on the worker's item side (``streams/covis.py``)."""
+    return 2.0 ** (-elapsed_ms / half_life_ms)
+
+
+def top_k(weights: Mapping[str, float], k: int) -> list[tuple[str, float]]:
+    """The ``k`` heaviest ``(key, weight)`` pairs, heaviest first; equal weights keep the mapping's
+    order. The one top-K rule of co-visitation, here and on the worker's item side."""
+    return heapq.nlargest(k, weights.items(), key=itemgetter(1))
 
 
 class DecayClock:
@@ -52,8 +66,8 @@ class DecayClock:
         exponent = (self.now - self.ref) / self.half_life_ms
         if exponent <= _MAX_EXPONENT:
             return 1.0
-        self.ref = self.now
-        return 2.0 ** -exponent if exponent < 1000 else 0.0
+        elapsed, self.ref = self.now - self.ref, self.now
+        return decay_factor(elapsed, self.half_life_ms) if exponent < 1000 else 0.0
 
     def weight(self, ts: int | None) -> float:
         """Growing weight of an event at ``ts`` (``None``: now) in reference units."""
@@ -65,7 +79,7 @@ class DecayClock:
     def to_now(self) -> float:
         if self.half_life_ms is None or self.ref is None:
             return 1.0
-        return 2.0 ** (-(self.now - self.ref) / self.half_life_ms)
+        return decay_factor(self.now - self.ref, self.half_life_ms)
 
     def state(self) -> tuple[float | None, float | None]:
         return self.ref, self.now
@@ -219,10 +233,9 @@ class PairStore:
         if i is None:
             return []
         cols, vals = self.row(i)
-        order = np.argsort(-vals, kind="stable")[:self.top_k]
         scale = self.clock.to_now()
         items = self.vocab.items
-        return [(items[c], float(v) * scale) for c, v in zip(cols[order].tolist(), vals[order].tolist())]
+        return [(items[c], v * scale) for c, v in top_k(dict(zip(cols.tolist(), vals.tolist())), self.top_k)]
 
     def set_neighbors(self, item: str, neighbors: Iterable[tuple[str, float]]) -> None:
         """Replace the item's row with a list received from the worker that owns it."""
