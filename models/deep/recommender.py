@@ -85,22 +85,36 @@ class DeepRecommender(Estimator):
     def fit(self, sessions: Sequence[Sequence[str]],
             on_batch: Callable[[int, int], None] | None = None,
             on_epoch: Callable[[EpochReport], None] | None = None) -> None:
-        torch.set_num_threads(self.threads)
-        start = time.perf_counter()
         sessions = [[str(x) for x in s] for s in sessions]
-        fit_part, val_part = split_validation(sessions, self.validation_fraction)
         # Items seen only in the validation slice still get a row: they are real items the stream will
         # meet, and a row trained only as a negative is better than no row.
-        self.vocab = ItemVocab.from_sessions(sessions)
+        self.fit_from(sessions, ItemVocab.from_sessions(sessions), on_batch=on_batch, on_epoch=on_epoch)
+
+    def fit_from(self, sessions: Sequence[list[str]], vocab: ItemVocab,
+                 init: Callable[[SessionNet], None] | None = None,
+                 on_batch: Callable[[int, int], None] | None = None,
+                 on_epoch: Callable[[EpochReport], None] | None = None) -> None:
+        """Train a fresh network over ``vocab`` (which holds every item of ``sessions``, ids as str),
+        ``init`` seeding it first: :meth:`fit` builds the vocabulary, a warm start
+        (:mod:`models.deep.warmstart`) grows the previous version's and copies its weights. One loop
+        for both, so the two cannot drift apart."""
+        torch.set_num_threads(self.threads)
+        start = time.perf_counter()
+        fit_part, val_part = split_validation(sessions, self.validation_fraction)
+        self.vocab = vocab
         counts = Counter(i for s in sessions for i in s)
         self.popular = [i for i, _ in counts.most_common(self.n_popular)]
-        seqs = chunk_sessions((self.vocab.encode(s) for s in fit_part), self.max_len)
-        val_cases = prefix_cases([self.vocab.encode(s) for s in val_part])
-        freq = np.zeros(len(self.vocab))
+        seqs = chunk_sessions((vocab.encode(s) for s in fit_part), self.max_len)
+        val_cases = prefix_cases([vocab.encode(s) for s in val_part])
+        if not seqs:
+            raise ValueError("no session with 2+ items to learn from")
+        freq = np.zeros(len(vocab))
         for s in seqs:
             np.add.at(freq, np.asarray(s[1:]) - 1, 1.0)
         sampler = torch.tensor((freq + 1.0) ** self.sampler_power, dtype=torch.float32)
         self.net = SessionNet(**self.network_config())
+        if init is not None:
+            init(self.net)
         self.history = train(self.net, seqs, val_cases, epochs=self.epochs, batch_size=self.batch_size,
                              lr=self.lr, dense_lr_ratio=self.dense_lr_ratio, seed=self.seed,
                              patience=self.patience, negatives=self.negatives, sampler=sampler / sampler.sum(),
@@ -111,7 +125,7 @@ class DeepRecommender(Estimator):
         self.validation_sessions = val_part
         self.train_info = {"seconds": time.perf_counter() - start, "epochs_run": len(self.history),
                            "sessions": len(fit_part), "validation_sessions": len(val_part),
-                           "sequences": len(seqs), "items": len(self.vocab)}
+                           "sequences": len(seqs), "items": len(vocab)}
         self.scorer = None
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
