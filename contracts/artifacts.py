@@ -7,7 +7,7 @@ Store layout (``store`` is any folder)::
       versions/<version>/
         weights.pt                 torch state_dict of SessionNet (for warm starts and torch scoring)
         model.onnx                 the scoring path exported to ONNX (what the stream runs)
-        items.json                 {"items": [item ids, index 1..n in order], "popular": [fallback items]}
+        items.json                 {"items": [item ids; the j-th is output column j, input token j+1], "popular": [...]}
         config.json                {"format", "model", "network": {SessionNet kwargs}, "recommender": {...}}
         metrics.json               {"metric", "validation": {"hr@20", "mrr@20", "cases"}, "history", "train"}
         validation.json            {"sessions": [[item ids]]}: the slice the validation metrics were measured on

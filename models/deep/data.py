@@ -1,8 +1,10 @@
 """Item vocabulary and batching for the deep session model.
 
-Items are strings at the protocol boundary and dense indices inside the network: index 0 is padding,
-known items are 1..n in order of first appearance, so a vocabulary extended with new items keeps every
-old index (a warm start can copy old embedding rows unchanged).
+Items are strings at the protocol boundary and tokens inside the network. The vocabulary is the one
+every model uses (:class:`models.vocab.Vocab`: ids 0..n-1 in order of first sight, append-only); the
+network's input token of item id ``i`` is ``i + 1``, because token 0 is padding. Output column ``j`` of
+the network's next-item scores is item id ``j`` (it never predicts padding). A vocabulary extended with
+new items keeps every old id and token (a warm start copies old embedding rows unchanged).
 """
 
 from __future__ import annotations
@@ -12,27 +14,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.vocab import Vocab
+
 if TYPE_CHECKING:
     import torch
 
 PAD = 0
 
 
-class ItemVocab:
-    """Maps item ids (str) to dense indices 1..n; 0 is padding and never an item."""
-
-    def __init__(self, items: Iterable[str] = ()):
-        self.items: list[str] = []
-        self.index: dict[str, int] = {}
-        self.extend(items)
+class ItemVocab(Vocab):
+    """:class:`~models.vocab.Vocab` with the network's tokens: ``token = id + 1``, token 0 is padding."""
 
     def extend(self, items: Iterable[str]) -> int:
         """Add unseen items at the end; returns how many were new."""
         before = len(self.items)
         for item in items:
-            if item not in self.index:
-                self.items.append(item)
-                self.index[item] = len(self.items)
+            self.id(item)
         return len(self.items) - before
 
     @classmethod
@@ -42,15 +39,18 @@ class ItemVocab:
             vocab.extend(s)
         return vocab
 
-    def __len__(self) -> int:
-        return len(self.items)
-
     def encode(self, items: Sequence[str]) -> list[int]:
-        """Known items only: an unknown item carries nothing the network could use, so it is dropped."""
-        return [self.index[i] for i in items if i in self.index]
+        """Tokens of the known items: an unknown item carries nothing the network could use, so it is dropped."""
+        index = self.index
+        return [index[i] + 1 for i in items if i in index]
 
-    def decode(self, index: int) -> str:
-        return self.items[index - 1]
+    def decode(self, token: int) -> str:
+        return self.items[token - 1]
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickles from before the vocabularies were one held 1-based ids: the item list decides.
+        super().__setstate__(state)
+        self.index = {item: i for i, item in enumerate(self.items)}
 
 
 def split_validation(sessions: Sequence[Sequence[str]], fraction: float) -> tuple[list, list]:

@@ -92,7 +92,7 @@ class SessionNet(nn.Module):
         """Mean negative log-likelihood of every next item of every (right-padded) session in the batch.
 
         With ``negatives > 0`` the explore softmax is a sampled softmax: ``negatives`` items shared by
-        the batch, drawn from ``sampler`` (a distribution over indices 1..n), with the logQ correction
+        the batch, drawn from ``sampler`` (a distribution over tokens 1..n), with the logQ correction
         so that the estimate stays consistent; otherwise it is the full softmax over every item.
         """
         h, allowed = self.encode(items[:, :-1])

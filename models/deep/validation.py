@@ -43,7 +43,7 @@ def slice_metrics(scorer: OnnxScorer, sessions: Sequence[Sequence[str]], k: int 
         ranks = np.full(len(chunk), np.inf)
         known = np.array([t in scorer.vocab.index for _, t in chunk], dtype=bool) & nonempty
         if known.any():
-            cols = np.array([scorer.vocab.index[t] - 1 for (_, t), ok in zip(chunk, known) if ok])
+            cols = np.array([scorer.vocab.index[t] for (_, t), ok in zip(chunk, known) if ok])
             ranks[known] = pessimistic_ranks(probs[known], cols)
         for row in np.flatnonzero(~nonempty):
             ranks[row] = popular_rank.get(chunk[row][1], np.inf)
