@@ -7,6 +7,29 @@ import typer
 from freshrec.settings import Settings, redact_url
 
 
+def uvicorn_options(host: str, port: int, log_level: str) -> dict:
+    """How ``freshrec serve`` runs uvicorn; ``freshrec bench api`` runs its bound (a bare app) the same way.
+
+    uvloop and httptools when installed (uvicorn[standard]), else asyncio and h11; on the 2-core VM
+    they took the server's CPU per request from ~0.46 to ~0.2 ms (docs/benchmarks.md)."""
+    try:
+        from serving.http_protocol import CoalescingHttpToolsProtocol as http
+    except ImportError:  # no httptools: uvicorn picks h11
+        http = "auto"
+    return dict(host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
+                loop="auto", http=http, lifespan="on")
+
+
+def run_uvicorn(factory: str, workers: int, options: dict) -> None:
+    """``factory`` ("module:function" returning the ASGI app) in ``workers`` processes sharing the port."""
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run(factory, factory=True, workers=workers, **options)
+    else:
+        uvicorn.Server(uvicorn.Config(factory, factory=True, **options)).run()
+
+
 def production_app():
     """The app ``freshrec serve`` runs (each ``--workers`` process builds its own from FRESHREC_*)."""
     from serving.api import create_app
@@ -28,7 +51,6 @@ def serve(
     Reads Redis as the read-only user (FRESHREC_REDIS_READ_URL, default FRESHREC_REDIS_URL) and
     produces posted events to FRESHREC_TOPIC_EVENTS on FRESHREC_KAFKA_BOOTSTRAP.
     """
-    import uvicorn
     from pydantic import ValidationError
 
     from freshrec.kafka_security import KafkaSecurityError, aiokafka_config
@@ -66,19 +88,8 @@ def serve(
         raise typer.Exit(2)
     typer.echo(f"serving on http://{host}:{port}/  (redis {redact_url(settings.reader_url)}, "
                f"kafka {settings.kafka_bootstrap})")
-    # uvloop and httptools when installed (uvicorn[standard]), else asyncio and h11; on the 2-core VM
-    # they took the server's CPU per request from ~0.46 to ~0.2 ms (docs/benchmarks.md)
     try:
-        from serving.http_protocol import CoalescingHttpToolsProtocol as http
-    except ImportError:  # no httptools: uvicorn picks h11
-        http = "auto"
-    options = dict(host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug", "trace"),
-                   loop="auto", http=http, lifespan="on")
-    try:
-        if workers > 1:
-            uvicorn.run("serving.cli:production_app", factory=True, workers=workers, **options)
-        else:
-            uvicorn.Server(uvicorn.Config(production_app(), **options)).run()
+        run_uvicorn("serving.cli:production_app", workers, uvicorn_options(host, port, log_level))
     except OSError as exc:
         typer.secho(f"error: cannot listen on {host}:{port} ({exc}); pick another --port or FRESHREC_SERVE_PORT",
                     err=True, fg=typer.colors.RED)

@@ -233,3 +233,34 @@ class HttpConn(asyncio.Protocol):
         self.waiting.append(future)
         self.transport.write(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
         return future
+
+
+class LineConn(asyncio.Protocol):
+    """One connection to :mod:`freshrec.benchmarks.lookup_host`: a request line, an answer line."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiting: deque[asyncio.Future] = deque()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self.buffer = (self.buffer + data).split(b"\n")
+        for line in lines:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_result(line)
+
+    def connection_lost(self, exc) -> None:
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(ConnectionError(f"lookup host closed the connection ({exc})"))
+
+    def request(self, line: bytes) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        self.transport.write(line + b"\n")
+        return future

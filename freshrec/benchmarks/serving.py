@@ -14,10 +14,15 @@ as the default Redis user, removed afterwards), then run :func:`freshrec.benchma
 ``*_cpu_ms_per_request`` and ``*_runqueue_ms_per_s`` (time runnable but waiting for a core) say what a
 request costs and how much of the latency is the shared machine's, per process.
 
-``lookup`` measures :meth:`RecClient.get_recommendations` in process (as the read-only user; the
-schedule runs in the same event loop, as a page's requests would); ``api`` starts ``freshrec serve``
-as a child process and drives ``GET /recommendations`` from this process over keep-alive HTTP/1.1
-connections with a minimal client, so the load generator costs little of the shared CPU.
+The load generator is this process; what is measured runs in another, so the generator's scheduling
+never shares its event loop. ``lookup`` measures :meth:`RecClient.get_recommendations` (as the
+read-only user) in a lookup host process (freshrec/benchmarks/lookup_host.py) over a UNIX socket;
+``api`` starts ``freshrec serve`` and drives ``GET /recommendations`` over keep-alive HTTP/1.1
+connections with a minimal client. Each also measures its bound in the same run, at the same rate
+and concurrency (freshrec/benchmarks/bounds.py): ``bound_p50_ms``, ``bound_p99_ms`` and ``p99_ratio``.
+For ``lookup`` the bound is the same host answering with one ``HGET`` of the same list (and
+``redis_benchmark_*``: redis-benchmark, closed loop, on that key); for ``api`` a bare ASGI app
+returning a fixed body of a real answer's size under the same uvicorn settings.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -156,33 +162,64 @@ def lookup(
     items: int = _ITEMS,
     as_json: bool = _JSON,
 ) -> None:
-    """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate, and the max rate."""
-    settings = _common(rate, seconds, users, items)
-    with _seeded(settings, users, items) as prefix:
-        result = _run(_lookup(settings, prefix, rate, seconds, concurrency, users, items))
-    _print("lookup", result, as_json)
-
-
-async def _lookup(settings, prefix, rate, seconds, concurrency, users, items) -> dict:
-    from serving.client import RecClient
+    """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate and the max
+    rate, against one bare HGET of the same list at the same rate (bound_*) and redis-benchmark."""
+    from freshrec.benchmarks.bounds import redis_benchmark
     from contracts.redis_keys import Keys
 
-    client = RecClient.from_settings(settings)
-    client.keys = Keys(prefix)
-    client.timeout_s = 1.0  # measure Redis, not the fallback
+    settings = _common(rate, seconds, users, items)
+    with _seeded(settings, users, items) as prefix:
+        bound = _run(_lookup(settings, prefix, "bound", rate, seconds, concurrency, users, items))
+        result = _run(_lookup(settings, prefix, "lookup", rate, seconds, concurrency, users, items))
+        reference = redis_benchmark(settings.reader_url, Keys(prefix).user_recs("u1"), int(rate * seconds),
+                                    concurrency)
+    _print("lookup", {**result, **_bound_fields(bound, result), **reference}, as_json)
 
-    async def call(i: int):
-        user, item = _request_ids(users, items, i)
-        recs = await client.get_recommendations(user, item, 10)
-        if recs.degraded or not recs.items:
-            raise RuntimeError("degraded")
+
+def _bound_fields(bound: dict, result: dict) -> dict:
+    return {"bound_p50_ms": bound["p50_ms"], "bound_p99_ms": bound["p99_ms"], "bound_max_rps": bound["max_rps"],
+            "p99_ratio": round(result["p99_ms"] / bound["p99_ms"], 2) if bound["p99_ms"] else None}
+
+
+async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, items) -> dict:
+    """The fixed-rate and max-rate phases against a lookup host process (``mode`` lookup or bound)."""
+    from freshrec.benchmarks.loadgen import LineConn
+
+    folder = tempfile.mkdtemp(prefix="freshrec-lookup-")
+    path = os.path.join(folder, "host.sock")
+    host = subprocess.Popen([sys.executable, "-m", "freshrec.benchmarks.lookup_host", "--socket", path,
+                             "--prefix", prefix, "--mode", mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    loop = asyncio.get_running_loop()
     try:
-        # CPU per lookup (load generator included): what the shared machine's load cannot inflate much
+        ready = await loop.run_in_executor(None, host.stdout.readline)
+        if ready.strip() != b"ready":
+            raise SystemExit(f"lookup host ({mode}) did not start: {host.stderr.read().decode(errors='replace')[-2000:]}")
+        pool: asyncio.Queue[LineConn] = asyncio.Queue()
+        for _ in range(concurrency):
+            _, conn = await loop.create_unix_connection(LineConn, path)
+            pool.put_nowait(conn)
+
+        async def call(i: int):
+            user, item = _request_ids(users, items, i)
+            conn = await pool.get()
+            try:
+                answer = await conn.request(b"%s %s" % ((user or "-").encode(), item.encode()))
+            finally:
+                pool.put_nowait(conn)
+            if answer != b"1":
+                raise RuntimeError(answer.decode(errors="replace"))
+        # The client's CPU per lookup is the host's; the generator's is apart, on its own process.
         return await phases(call, rate, seconds, concurrency,
-                            {"client": lambda: [os.getpid()], **_redis_pids(settings)},
-                            warm_up=client.cache_size + 1000)
+                            {"client": lambda: [host.pid], "generator": lambda: [os.getpid()],
+                             **_redis_pids(settings)},
+                            warm_up=settings.serve_cache_size + 1000)
     finally:
-        await client.close()
+        host.terminate()
+        try:
+            host.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            host.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def api(
@@ -194,32 +231,43 @@ def api(
     items: int = _ITEMS,
     as_json: bool = _JSON,
 ) -> None:
-    """Latency of GET /recommendations (k=10) through `freshrec serve` at a fixed rate, and the max rate."""
+    """Latency of GET /recommendations (k=10) through `freshrec serve` at a fixed rate and the max rate,
+    against a bare ASGI app under the same server settings at the same rate (bound_*)."""
     settings = _common(rate, seconds, users, items)
     from freshrec.stack.manager import connection_env
+
+    with _seeded(settings, users, items) as prefix:
+        env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
+        bound = _measure_server(["freshrec.benchmarks.bounds"], env, workers, rate, seconds, connections,
+                                users, items, warm_up=1000)
+        result = _measure_server(["freshrec", "serve"], env, workers, rate, seconds, connections, users, items,
+                                 warm_up=(settings.serve_cache_size + 1000) * workers)
+    _print("api", {**result, **_bound_fields(bound, result), "workers": workers,
+                   "max_rps_per_worker": round(result["max_rps"] / workers, 1)}, as_json)
+
+
+def _measure_server(module: list[str], env: dict, workers: int, rate, seconds, connections, users, items,
+                    warm_up: int) -> dict:
+    """``python -m <module> --port P --workers N`` as a child, measured by :func:`_api`, then stopped."""
     from freshrec.stack.process import free_port
 
     port = free_port()
-    with _seeded(settings, users, items) as prefix:
-        env = dict(connection_env(settings), FRESHREC_REDIS_PREFIX=prefix)
-        # stderr to a file: a pipe nobody reads during the run would block the server once it filled
-        log = tempfile.TemporaryFile()
-        server = subprocess.Popen([sys.executable, "-m", "freshrec", "serve", "--port", str(port),
-                                   "--workers", str(workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-        server.log = log
+    # stderr to a file: a pipe nobody reads during the run would block the server once it filled
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen([sys.executable, "-m", *module, "--port", str(port), "--workers", str(workers)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    server.log = log
+    try:
+        return _run(_api(server, port, rate, seconds, connections, users, items, warm_up))
+    finally:
+        server.terminate()
         try:
-            result = _run(_api(server, port, rate, seconds, connections, users, items, workers))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-    _print("api", {**result, "workers": workers}, as_json)
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
-async def _api(server, port, rate, seconds, connections, users, items, workers) -> dict:
+async def _api(server, port, rate, seconds, connections, users, items, warm_up: int) -> dict:
     import httpx
 
     base = f"http://127.0.0.1:{port}"
@@ -258,7 +306,7 @@ async def _api(server, port, rate, seconds, connections, users, items, workers) 
 
     result = await phases(call, rate, seconds, connections,
                           {"generator": lambda: [os.getpid()], "server": server_pids, **_redis_pids(Settings())},
-                          warm_up=(Settings().serve_cache_size + 1000) * workers)
+                          warm_up=warm_up)
     while not pool.empty():
         pool.get_nowait().transport.close()
     return result

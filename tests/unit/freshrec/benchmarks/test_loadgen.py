@@ -56,3 +56,38 @@ async def test_an_alarm_set_before_the_run_is_given_back():
     finally:
         signal.setitimer(signal.ITIMER_REAL, *before_timer)
         signal.signal(signal.SIGALRM, before)
+
+
+async def test_line_conn_answers_requests_in_order_across_split_reads():
+    from freshrec.benchmarks.loadgen import LineConn
+
+    class Transport:
+        sent: list[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.sent.append(data)
+    conn = LineConn()
+    conn.connection_made(Transport())
+    first, second = conn.request(b"u1 i1"), conn.request(b"- i2")
+    conn.data_received(b"1\n0 deg")
+    conn.data_received(b"raded\n")
+    assert (await first, await second) == (b"1", b"0 degraded")
+    assert Transport.sent == [b"u1 i1\n", b"- i2\n"]
+
+
+async def test_the_bare_app_answers_a_fixed_body_and_its_lifespan():
+    from freshrec.benchmarks.bounds import BODY, bare_app
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict:
+        return next(messages)
+    await bare_app({"type": "lifespan"}, receive, send)
+    await bare_app({"type": "http"}, receive, send)
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete",
+                                         "http.response.start", "http.response.body"]
+    assert sent[-1]["body"] == BODY and (b"content-length", str(len(BODY)).encode()) in sent[-2]["headers"]
