@@ -99,6 +99,18 @@ def variant_table(rows: dict[str, np.ndarray], variant_of: Callable[[str], str],
     return out
 
 
+def list_age(events: list[dict], variants: Iterable[str]) -> dict[str, dict]:
+    """Per variant, the stream seconds between the event a shown list was computed at (its ``list_id``)
+    and the impression: how fresh what users saw was (p50 / p90), lag of the worker included."""
+    ts_of = {ev["event_id"]: ev["ts"] for ev in events if ev["type"] != "impression"}
+    ages: dict[str, list[float]] = {v: [] for v in variants}
+    for ev in events:
+        if ev["type"] == "impression" and ev.get("variant") in ages and ev.get("list_id") in ts_of:
+            ages[ev["variant"]].append((ev["ts"] - ts_of[ev["list_id"]]) / 1000)
+    return {v: {"p50_s": float(np.percentile(a, 50)), "p90_s": float(np.percentile(a, 90)), "n": len(a)}
+            if a else {"p50_s": None, "p90_s": None, "n": 0} for v, a in ages.items()}
+
+
 def ctr_timeline(events: Iterable[dict], variants: Iterable[str], start_ms: int, bin_s: float) -> dict:
     """CTR per ``bin_s`` of stream time per variant (``None`` for a bin without impressions)."""
     variants = list(variants)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import typer
@@ -18,10 +19,10 @@ def experiment(
     hours: float = typer.Option(1.5, min=0.01, max=48, help="Simulated hours of shop traffic."),
     clock: float = typer.Option(12.0, min=0.1, max=600, help="Simulated seconds per wall second (the run takes "
                                 "hours * 3600 / clock seconds, plus the worker's start)."),
-    users: int = typer.Option(1000, min=20, max=1_000_000, help="Simulated users (the event rate is users / 20 "
+    users: int = typer.Option(1000, min=20, max=1_000_000, help="Simulated users (the event rate is users / 50 "
                               "per simulated second unless --rate)."),
     items: int = typer.Option(1000, min=30, help="Catalog size at start."),
-    rate: float | None = typer.Option(None, min=0.01, help="Events per simulated second (default users / 20)."),
+    rate: float | None = typer.Option(None, min=0.01, help="Events per simulated second (default users / 50)."),
     seed: int = typer.Option(7, min=0, help="Seed of the shop (catalog, users, their draws) and of the bootstrap."),
     shift_at: float | None = typer.Option(None, "--shift-at", min=0, help="Simulated hours after start at which two "
                                           "categories turn trendy (default: half of --hours)."),
@@ -51,8 +52,15 @@ def experiment(
                  bin_s=max(60.0, hours * 3600 / 18))
     out_dir = out or Settings().resolved_stack_dir / "experiments"
     echo = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo  # noqa: E731
+    # `kill` stops the run like Ctrl-C, and so does SIGINT in the background (where the shell ignores
+    # it): the children are stopped and the deployment removed, as on an error.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         report = run(cfg, out_dir, keep=keep, echo=echo)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: the worker and the shop were stopped", err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(130)
     except ExperimentError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
@@ -60,6 +68,10 @@ def experiment(
         typer.echo(json.dumps(report))
         return
     typer.echo(render(report))
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def render(report: dict) -> str:
@@ -73,6 +85,9 @@ def render(report: dict) -> str:
             f = (lambda x: f"{100 * x:.2f}%") if pct else (lambda x: f"{x:.3f}")  # noqa: E731
             cells.append("-" if r["value"] is None else f"{f(r['value'])} [{f(r['lo'])},{f(r['hi'])}]")
         lines.append(f"{v:<10} {row['users']:>6} {int(row['impressions']):>7} " + " ".join(f"{c:>24}" for c in cells))
+    ages = report.get("list_age", {})
+    lines.append("age of the shown list at the impression (stream s, p50 / p90): " + ", ".join(
+        f"{v} {a['p50_s']:.0f} / {a['p90_s']:.0f}" for v, a in ages.items() if a["n"]))
     sh = report["shift"]
     follow = ", ".join(f"{v} {'never' if s is None else f'{s:.0f} s'}" for v, s in sh["follow_s"].items())
     lines.append(f"trend shift at {sh['at_s'] / 3600:.2f} h ({', '.join(sh['categories'])}: "

@@ -41,7 +41,10 @@ class Config:
     clock: float = 12.0
     users: int = 1000
     items: int = 1000
-    rate: float | None = None  # events per simulated second; default users / 20 (sustainable, see shop)
+    # Events per simulated second; default users / 50: a user is in one session at a time, and at the
+    # default 12x clock that is about 400 records a wall second with impressions, which one worker
+    # keeps up with on a shared 2-core machine (users / 20 left it a minute of stream time behind).
+    rate: float | None = None
     seed: int = 7
     shift_at_h: float | None = None  # simulated hours after start; default half of ``hours``
     batch_minutes: float = 60.0
@@ -50,7 +53,7 @@ class Config:
 
     @property
     def event_rate(self) -> float:
-        return self.rate if self.rate is not None else max(1.0, self.users / 20)
+        return self.rate if self.rate is not None else max(1.0, self.users / 50)
 
     @property
     def shift_h(self) -> float:
@@ -242,6 +245,7 @@ def build_report(cfg: Config, log_path: Path, summary: dict, start_ms: int) -> d
         "variants": analysis.variant_table(rows, variant_of, cfg.variants, seed=cfg.seed),
         "shift": analysis.shift_follow(events, lambda item: leaf_of.get(item) in trendy, cfg.variants,
                                        shift_ts) | {"at_s": cfg.shift_h * 3600, "categories": sorted(trendy)},
+        "list_age": analysis.list_age(events, cfg.variants),
         "timeline": analysis.ctr_timeline(events, cfg.variants, start_ms, cfg.bin_s),
     }
 

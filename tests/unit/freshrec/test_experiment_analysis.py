@@ -62,6 +62,14 @@ def test_shift_follow_times_each_variant_against_the_trendy_share_of_traffic():
     assert out["follow_s"] == {"fresh": 0.0, "slow": 270.0, "never": None}
 
 
+def test_list_age_is_stream_time_from_the_lists_event_to_the_impression():
+    events = [ev(T0, "u1", "view"), ev(T0 + 2000, "u1", "impression", variant="a", list_id=f"e{T0}u1view"),
+              ev(T0 + 9000, "u1", "impression", variant="a", list_id=f"e{T0}u1view"),
+              ev(T0 + 9000, "u1", "impression", variant="b", list_id="from-an-item-list")]
+    ages = analysis.list_age(events, ["a", "b"])
+    assert ages["a"] == {"p50_s": 5.5, "p90_s": 8.3, "n": 2} and ages["b"]["n"] == 0
+
+
 def test_ctr_timeline_bins_by_stream_time():
     events = [ev(T0 + 10_000, "u1", "impression", variant="a"), ev(T0 + 11_000, "u1", "click", variant="a",
                                                                    list_id="l"),
