@@ -108,3 +108,18 @@ def test_same_seed_same_draws_in_the_closed_loop(seed):
     first, second = records(), records()
     assert first == second and any(b'"impression"' in r for _, r in first) and any(b'"click"' in r and b'"list_id"'
                                                                                   in r for _, r in first)
+
+
+def test_report_section_of_the_latest_experiment(tmp_path):
+    from freshrec.experiment.plot import html_section
+    from freshrec.report import render
+
+    assert "No closed-loop experiment" in html_section(tmp_path / "latest.json")
+    row = {"users": 3, "impressions": 10.0, **{m: {"value": 0.5, "lo": 0.4, "hi": 0.6} for m in analysis.METRICS}}
+    latest = {"variants": {"online": row}, "shift": {"follow_s": {"online": 60.0}},
+              "config": {"hours": 1, "clock": 12, "users": 3, "seed": 7, "shift_at_h": 0.5},
+              "deployment": {"id": "run-1"}, "plot": str(tmp_path / "missing.png")}
+    (tmp_path / "latest.json").write_text(json.dumps(latest))
+    section = html_section(tmp_path / "latest.json")
+    assert "run-1" in section and "<td>online</td>" in section and "60 s" in section
+    assert section in render([], [], "", {}, section)
