@@ -20,6 +20,12 @@ from streams.writer import now_ms
 
 log = logging.getLogger(__name__)
 PUBLISH_CHUNK = 64  # lists per loop turn and per neighbour pack
+# An item window (500 ms) holds thousands of rows to update (~50 us each): in one process with the
+# users side (--role all) it held the loop for 100 ms and more, and every user window waited. It
+# hands the loop back every so many rows; the agent runs one window at a time, so nothing else
+# writes these rows meanwhile.
+ITEMS_PER_TURN = 64
+ITEM_RECORDS_PER_TURN = 16
 PACK_MAX_BYTES = 256 * 1024  # ... or fewer: a pack stays well under Kafka's 1 MB request limit
 PACK_KEY = b"neighbors"  # the packs topic has one partition: one key keeps one store entry
 NEIGHBORS_CHUNK = 128  # lists applied to the model per loop turn (~0.1 ms each)
@@ -35,7 +41,9 @@ class ItemSide:
         self._pending["item_records"] = self._pending.get("item_records", 0) + len(window)
         # Per item, in arrival order: (item-updates offset, the share's events partition/offset or None).
         merged: dict[str, list[tuple[int, SourcedDelta | None, ItemDelta]]] = {}
-        for event in window:
+        for n, event in enumerate(window, start=1):
+            if n % ITEM_RECORDS_PER_TURN == 0:
+                await asyncio.sleep(0)  # see ITEMS_PER_TURN
             offset = event.message.offset
             try:
                 batch = decode_batch(event.value)
@@ -49,7 +57,9 @@ class ItemSide:
                 rows = merged.setdefault(item, [])
                 rows.extend((offset, share, share.delta) for share in shares)
         table = self.tables.item_stats
-        for item, deltas in merged.items():
+        for n, (item, deltas) in enumerate(merged.items(), start=1):
+            if n % ITEMS_PER_TURN == 0:
+                await asyncio.sleep(0)
             raw = table.get(item)
             stats = decode_stats(raw) if raw is not None else ItemStats()
             fresh = []
