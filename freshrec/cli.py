@@ -14,7 +14,7 @@ from freshrec.report import report
 from freshrec.stack.cli import app as stack_app
 from models.deep.cli import train as deep_train
 from models.deep.trainer_cli import trainer as deep_trainer
-from models.evaluation.cli import evaluate
+from models.evaluation.cli import PATHS, evaluate
 from models.online.report import app as ab_app
 from producers.forget import forget
 from producers.replay import replay_command
@@ -38,6 +38,16 @@ app.command(name="report")(report)
 app.command(name="shop")(shop)
 app.command(name="replay")(replay_command)
 app.command(name="evaluate")(evaluate)
+
+
+def _worker_path(model):
+    # Imported here: the stream stage (Faust and co.) loads only when --path worker asks for it.
+    from streams.worker_path import WorkerPath
+
+    return WorkerPath.from_settings(model)
+
+
+PATHS["worker"] = _worker_path
 app.command(name="worker")(worker)
 app.command(name="forget")(forget)
 app.command(name="serve")(serve)

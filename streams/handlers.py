@@ -15,7 +15,7 @@ from collections import deque
 
 from freshrec.settings import Settings
 from models.online.counters import AbCounters
-from streams.covis import CovisPolicy
+from streams.covis import CovisPolicy, PublishFilter
 from streams.metrics import TaskCounter, WorkerMetrics
 from streams.processor import EventProcessor
 from streams.routing import DeadLetter
@@ -47,7 +47,7 @@ class Handlers(UserSide, ItemSide, CatalogSide, Reporting):
         self._first_window_ms: int | None = None
         self._pending_neighbors: dict[str, bytes | None] = {}  # item -> newest list not yet applied
         self._nb_version: dict[str, int] = {}  # item -> publish ms of the newest list applied or queued
-        self._published: dict[str, tuple] = {}  # item -> (top ids, popularity, ms) of its last published list
+        self.publish_filter = PublishFilter(settings.rec_k)  # which changed lists are worth republishing
         self._unsaved: dict[str, bytes | None] = {}  # user -> session row waiting for its window's acks
         self._saving: deque[asyncio.Future] = deque()  # the windows' row writes, oldest first
         self.item_partitions = settings.topic_partitions

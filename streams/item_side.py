@@ -29,8 +29,6 @@ ITEM_RECORDS_PER_TURN = 16
 PACK_MAX_BYTES = 256 * 1024  # ... or fewer: a pack stays well under Kafka's 1 MB request limit
 PACK_KEY = b"neighbors"  # the packs topic has one partition: one key keeps one store entry
 NEIGHBORS_CHUNK = 128  # lists applied to the model per loop turn (~0.1 ms each)
-POPULARITY_CHANGE = 0.25  # a list is republished when its popularity moved by more than this share
-NEIGHBORS_MAX_AGE_MS = 60_000  # ... or when the published one is older than this
 
 
 class ItemSide:
@@ -125,22 +123,7 @@ class ItemSide:
             await self.topics.neighbor_packs.send(key=PACK_KEY, value=encode(NeighborPack(published, lists)))
 
     def worth_publishing(self, item: str, nb: NeighborList, now: int) -> bool:
-        """Whether ``item``'s new list differs from its last published one in what readers see: the
-        top ``rec_k`` neighbours of either kind, popularity by more than a quarter, or an age of
-        ``NEIGHBORS_MAX_AGE_MS``. Every published list is a record each users worker reads and
-        applies (~0.2 ms); publishing each small weight drift made 1.2 such records per event at
-        1,000 events/s and held the users side's loop for a second every publish (p95 freshness
-        1.7 s; 45 ms with the lists held back)."""
-        k = self.settings.rec_k
-        sig = (tuple(i for i, _ in nb.similar[:k]), tuple(i for i, _ in nb.complementary[:k]))
-        last = self._published.get(item)
-        if last is not None:
-            last_sig, last_pop, last_ms = last
-            if sig == last_sig and abs(nb.popularity - last_pop) <= POPULARITY_CHANGE * last_pop \
-                    and now - last_ms < NEIGHBORS_MAX_AGE_MS:
-                return False
-        self._published[item] = (sig, nb.popularity, now)
-        return True
+        return self.publish_filter.worth(item, nb, now)
 
     def apply_neighbors(self, item: str, nb: NeighborList | None, version: int | None = None) -> None:
         if version is not None:
@@ -212,7 +195,7 @@ class ItemSide:
         next publish (the model no longer recommends it meanwhile); a later event about the item starts
         a new row."""
         self.dirty_items.discard(item)
-        self._published.pop(item, None)
+        self.publish_filter.forget(item)
         if item in self.tables.item_stats:
             del self.tables.item_stats[item]
         await self.topics.neighbors.send(key=item.encode(), value=None)  # compaction drops its list

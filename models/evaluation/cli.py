@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -43,12 +44,19 @@ def _selection_line(result: EvalResult) -> str:
             f"MRR {d['mrr']:.2f}")
 
 
+#: How a model is driven besides directly: ``freshrec`` registers "worker" (streams/worker_path.py),
+#: the path ``freshrec worker`` drives models along; models/ itself never imports the stream stage.
+PATHS: dict[str, Callable[[object], object]] = {}
+
+
 def _run_one(name: str, data: StrData, mode: str, k: int, warm: bool, select: bool,
-             console: Console | None) -> EvalResult:
+             console: Console | None, path: str = "model") -> EvalResult:
     try:
         model = registry.create(name, select=select)
     except (registry.RegistryError, TypeError, ValueError) as exc:
         raise _fail(f"cannot build model {name!r}: {exc}") from None
+    if path != "model":
+        model = PATHS[path](model)
     try:
         if console is None:
             return run_protocol(model, data, mode=mode, k=k, name=name, warm_start=warm)
@@ -81,6 +89,11 @@ def evaluate(
                                                           "[default: out/compare-<dataset>-<mode>.png]"),
     warm_start: bool = typer.Option(False, "--warm-start", help="Prequential: fit on the training sessions "
                                     "instead of replaying them (models that need a fit, e.g. deep)"),
+    path: str = typer.Option("model", "--path",
+                             help="model: learn_one and recommend_many on the model itself; worker: as "
+                                  "`freshrec worker` drives it (co-visitation counted on an item side with the "
+                                  "worker's settings, reaching the model as published neighbour lists every "
+                                  "FRESHREC_NEIGHBORS_PUBLISH_S of event time); prequential mode only"),
     select: bool = typer.Option(True, "--select/--no-select",
                                 help="Models with a search space choose their settings in fit, on the newest 10% "
                                      "of the training sessions (--json reports the choice under 'selection'); "
@@ -93,6 +106,10 @@ def evaluate(
     """
     if mode not in MODES:
         raise _fail(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if path != "model" and path not in PATHS:
+        raise _fail(f"--path must be model or one of {', '.join(PATHS) or '(none registered)'}, got {path!r}")
+    if path != "model" and mode != "prequential":
+        raise _fail("--path worker replays events as the worker gets them: use it with --mode prequential")
     names = [n.strip() for n in compare.split(",") if n.strip()] if compare else ([model] if model else [])
     if not names or (model and compare):
         raise _fail("pass exactly one of --model NAME or --compare A,B,C")
@@ -109,7 +126,7 @@ def evaluate(
             data = StrData.from_dataset(load_dataset(folder))
     except DatasetError as exc:
         raise _fail(str(exc)) from None
-    results = [_run_one(n, data, mode, k, warm_start, select, console) for n in names]
+    results = [_run_one(n, data, mode, k, warm_start, select, console, path) for n in names]
     if as_json:
         out = [r.to_json() for r in results]
         typer.echo(json.dumps(out if compare else out[0]))

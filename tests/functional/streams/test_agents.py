@@ -316,7 +316,7 @@ async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window
 
 def test_a_neighbour_list_is_republished_only_when_readers_would_see_a_difference(harness):
     from streams.covis import NeighborList
-    from streams.item_side import NEIGHBORS_MAX_AGE_MS
+    from streams.covis import NEIGHBORS_MAX_AGE_MS
 
     h = harness.handlers
     k = h.settings.rec_k

@@ -1,0 +1,66 @@
+"""The evaluated path is the worker's path (issue #21, item 6): one log replayed through the worker's
+agents (sessions, item deltas, the items side, published lists) and through
+:class:`streams.worker_path.WorkerPath` driven as ``freshrec evaluate --mode prequential`` drives a
+model gives the same list after every event."""
+
+from __future__ import annotations
+
+import random
+
+from freshrec.settings import Settings
+from models.base import Interaction, Session
+from models.recommender import StreamRecommender
+from streams.worker_path import WorkerPath
+
+from .conftest import Harness, raw, wait_for
+
+
+def _log(n: int = 45, seed: int = 3) -> list[tuple[str, str]]:
+    """Interleaved sessions over a small catalogue, so neighbours matter from the first few events."""
+    rng = random.Random(seed)
+    return [(f"u{rng.randrange(6)}", f"i{min(int(rng.expovariate(0.35)), 11)}") for _ in range(n)]
+
+
+async def test_the_worker_and_the_evaluated_worker_path_give_the_same_lists(unique):
+    h = Harness(unique, StreamRecommender())
+    k = h.pipeline.settings.rec_k
+    evaluated = WorkerPath.from_settings(StreamRecommender(), Settings())
+    evaluated.publish_every_ms = 0  # the harness publishes after every event too
+    sessions: dict[str, Session] = {}
+    compared = 0
+    # One context per agent for the whole log: item-updates offsets must keep growing (the item side
+    # skips a re-delivered offset).
+    async with h.agents["events"].test_context() as events, h.agents["item-updates"].test_context() as updates:
+        for user, item in _log():
+            ev = h.event(user, item)
+            # the worker: one window, its item deltas through the items side, then a publish
+            sent_before = len(h.out.item_updates.sent)
+            await events.put(raw(ev), key=user.encode())
+            await wait_for(lambda: (rec := h.writer.lists.get(h.writer.keys.user_recs(user))) is not None
+                           and rec.list_id == ev.event_id, what=f"the list after {ev.event_id}")
+            for m in h.out.item_updates.sent[sent_before:]:
+                await updates.put(m["value"], key=m["key"])
+            await wait_for(lambda: h.handlers.dirty_items, what="the item side")
+            await h.handlers.publish_neighbors()
+            worker = h.writer.user_items(user)
+            # the evaluated path: learn the click, then score the session, as the prequential replay does
+            session = sessions.setdefault(user, Session(user_id=user))
+            interaction = Interaction(item=item, ts=ev.ts)
+            evaluated.learn_one(session, interaction)
+            session.interactions.append(interaction)
+            mine = [c.item for c in evaluated.recommend_many([session], k)[0][:k]]
+            assert worker == mine, f"after {ev.event_id} ({user} viewed {item})"
+            compared += bool(worker)
+    assert compared > 30  # most events had a non-empty list to compare
+
+
+def test_lists_reach_the_evaluated_model_only_when_published():
+    model = StreamRecommender()
+    path = WorkerPath.from_settings(model, Settings(neighbors_publish_s=60))
+    s = Session(user_id="a")
+    for n, item in enumerate(["x", "y", "z"]):
+        path.learn_one(s, Interaction(item=item, ts=1_000 * n))
+        s.interactions.append(Interaction(item=item, ts=1_000 * n))
+    assert model.covisit.neighbors("x") == []  # counted on the path's item side, not yet published
+    path.learn_one(Session(user_id="b"), Interaction(item="x", ts=61_000))  # a minute later: a publish
+    assert [i for i, _ in model.covisit.neighbors("x")][:2] == ["y", "z"]
