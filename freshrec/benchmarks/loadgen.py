@@ -103,8 +103,13 @@ async def fixed_rate(call: Callable[[int], Awaitable[object]], rate: float, seco
 
 
 async def phases(call: Callable[[int], Awaitable[object]], rate: float, seconds: float, concurrency: int,
-                 pids: dict[str, Callable[[], list[int]]], warm_up: int) -> dict:
+                 pids: dict[str, Callable[[], list[int]]], warm_up: int,
+                 around_fixed: tuple[Callable[[], Awaitable[object]], Callable[[], Awaitable[dict]]] | None = None
+                 ) -> dict:
     """Warm up, then the fixed-rate phase, then max rate; per ``pids`` entry, CPU and run-queue wait.
+
+    ``around_fixed``: coroutines called just before and after the fixed-rate phase (the second's dict
+    joins the result), e.g. to read what the process under test measured of that phase itself.
 
     ``warm_up`` requests (``concurrency`` at a time) first: enough to fill the client's outage cache
     (``serve_cache_size`` lists per process), so the phases measure a server in its steady state,
@@ -137,7 +142,11 @@ async def phases(call: Callable[[int], Awaitable[object]], rate: float, seconds:
     before = {name: _sched(pid()) for name, pid in pids.items()}
     gc.callbacks.append(on_gc)
     try:
+        if around_fixed is not None:
+            await around_fixed[0]()
         result = await fixed_rate(call, rate, seconds)
+        if around_fixed is not None:
+            result.update(await around_fixed[1]())
     finally:
         gc.callbacks.remove(on_gc)
     wall = result.pop("elapsed_s")

@@ -14,9 +14,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+import time
 
 from freshrec.settings import Settings
+
+
+def stats(timings: list[float]) -> bytes:
+    """``1 {"host_p50_ms": ..., "host_p99_ms": ...}``: the lookups as this process timed them, from the
+    request's arrival to its answer: the client's own latency, without the socket or the generator."""
+    import numpy as np
+
+    ms = np.asarray(timings or [float("nan")]) * 1000.0
+    return b"1 " + json.dumps({"host_p50_ms": round(float(np.percentile(ms, 50)), 3),
+                               "host_p99_ms": round(float(np.percentile(ms, 99)), 3)}).encode() + b"\n"
 
 
 async def _serve(socket_path: str, prefix: str, mode: str, k: int) -> None:
@@ -35,7 +47,14 @@ async def _serve(socket_path: str, prefix: str, mode: str, k: int) -> None:
 
         bare = aioredis.Redis.from_url(settings.reader_url)
 
+    timings: list[float] = []  # seconds from a request's arrival to its answer, since the last reset
+
     async def answer(line: bytes) -> bytes:
+        if line == b"reset":
+            timings.clear()
+            return b"1\n"
+        if line == b"stats":
+            return stats(timings)
         user, item = line.split()
         try:
             if bare is not None:
@@ -59,11 +78,13 @@ async def _serve(socket_path: str, prefix: str, mode: str, k: int) -> None:
 
         def data_received(self, data: bytes) -> None:
             *lines, self.buffer = (self.buffer + data).split(b"\n")
+            now = time.perf_counter()
             for line in lines:
-                loop.create_task(self.reply(line))
+                loop.create_task(self.reply(line, now))
 
-        async def reply(self, line: bytes) -> None:
+        async def reply(self, line: bytes, arrived: float) -> None:
             out = await answer(line)
+            timings.append(time.perf_counter() - arrived)
             if not self.transport.is_closing():
                 self.transport.write(out)
 

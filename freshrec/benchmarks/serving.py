@@ -177,8 +177,13 @@ def lookup(
 
 
 def _bound_fields(bound: dict, result: dict) -> dict:
-    return {"bound_p50_ms": bound["p50_ms"], "bound_p99_ms": bound["p99_ms"], "bound_max_rps": bound["max_rps"],
-            "p99_ratio": round(result["p99_ms"] / bound["p99_ms"], 2) if bound["p99_ms"] else None}
+    out = {"bound_p50_ms": bound["p50_ms"], "bound_p99_ms": bound["p99_ms"], "bound_max_rps": bound["max_rps"],
+           "p99_ratio": round(result["p99_ms"] / bound["p99_ms"], 2) if bound["p99_ms"] else None}
+    if "host_p99_ms" in bound:  # lookup: the same figures as the host process timed them
+        out.update(bound_host_p50_ms=bound["host_p50_ms"], bound_host_p99_ms=bound["host_p99_ms"],
+                   host_p99_ratio=round(result["host_p99_ms"] / bound["host_p99_ms"], 2)
+                   if bound["host_p99_ms"] else None)
+    return out
 
 
 async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, items) -> dict:
@@ -208,11 +213,21 @@ async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, ite
                 pool.put_nowait(conn)
             if answer != b"1":
                 raise RuntimeError(answer.decode(errors="replace"))
+        async def control(line: bytes) -> bytes:
+            conn = await pool.get()
+            try:
+                return await conn.request(line)
+            finally:
+                pool.put_nowait(conn)
+
+        async def host_stats() -> dict:
+            return json.loads((await control(b"stats"))[2:])
         # The client's CPU per lookup is the host's; the generator's is apart, on its own process.
         return await phases(call, rate, seconds, concurrency,
                             {"client": lambda: [host.pid], "generator": lambda: [os.getpid()],
                              **_redis_pids(settings)},
-                            warm_up=settings.serve_cache_size + 1000)
+                            warm_up=settings.serve_cache_size + 1000,
+                            around_fixed=(lambda: control(b"reset"), host_stats))
     finally:
         host.terminate()
         try:

@@ -28,6 +28,8 @@ def test_lookup_runs_the_client_in_its_own_process_against_one_hget_and_redis_be
     assert 0 < out["bound_p50_ms"] <= out["bound_p99_ms"] and out["bound_max_rps"] > 0
     assert out["p99_ratio"] == pytest.approx(out["p99_ms"] / out["bound_p99_ms"], rel=0.02)
     assert out["redis_benchmark_p99_ms"] >= out["redis_benchmark_p50_ms"] > 0, out.get("redis_benchmark_error")
+    # the host's own timing of the same lookups: never longer than the generator saw them
+    assert 0 < out["host_p50_ms"] <= out["p50_ms"] and 0 < out["bound_host_p99_ms"] <= out["bound_p99_ms"]
 
 
 def test_api_measures_freshrec_serve_and_a_bare_app_under_the_same_server():
