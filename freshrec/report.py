@@ -107,7 +107,8 @@ def markdown_tables_to_html(markdown: str) -> str:
     return "\n".join(out)
 
 
-def render(samples: list[dict], ab_rows: list[dict], benchmarks_md: str, stats: dict[str, str]) -> str:
+def render(samples: list[dict], ab_rows: list[dict], benchmarks_md: str, stats: dict[str, str],
+           closed_loop: str = "") -> str:
     png = _plot_png(samples)
     img = (f'<img alt="events/s and freshness over time" src="data:image/png;base64,'
            f'{base64.b64encode(png).decode()}">' if png else "<p>No worker activity was sampled.</p>")
@@ -123,6 +124,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px}}th{{background:#f4f
 <h1>Freshrec run report</h1><p>Generated {time.strftime('%Y-%m-%d %H:%M:%S %Z')}</p>
 <h2>Stream over time</h2>{img}
 <h2>A/B variants</h2>{ab}
+<h2>Closed-loop experiment (latest)</h2>{closed_loop or '<p>Not included.</p>'}
 <h2>Worker counters</h2><table>{counters or '<tr><td>none</td></tr>'}</table>
 <h2>Benchmarks (docs/benchmarks.md)</h2>{markdown_tables_to_html(benchmarks_md)}
 </body></html>"""
@@ -154,7 +156,10 @@ def report(
     finally:
         client.close()
     bench = ROOT / "docs" / "benchmarks.md"
-    page = render(samples, ab_rows, bench.read_text() if bench.exists() else "", stats)
+    from freshrec.experiment.plot import html_section
+
+    page = render(samples, ab_rows, bench.read_text() if bench.exists() else "", stats,
+                  html_section(settings.resolved_stack_dir / "experiments" / "latest.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)
     typer.echo(f"wrote {out} ({len(samples)} samples, {len(ab_rows)} variants)")
