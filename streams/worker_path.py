@@ -20,10 +20,19 @@ from streams.covis import CovisPolicy, ItemDeltas, ItemStats, PublishFilter
 from streams.model_adapter import ModelAdapter
 
 
+def driven(recommender):
+    """The model the worker would drive: a selection wrapper (models/selection/selected.py) holds it as
+    ``model`` and hides its sources; the worker loads the model itself (``FRESHREC_WORKER_RECOMMENDER``)."""
+    inner = getattr(recommender, "model", None)
+    return inner if inner is not None and hasattr(recommender, "selection") else recommender
+
+
 class WorkerPath:
     def __init__(self, recommender, *, covis_window: int, policy: CovisPolicy, publish_every_ms: float, k: int):
-        self.recommender = recommender
-        self.adapter = ModelAdapter(recommender, covis_window=covis_window)
+        self.outer = recommender
+        self.covis_window = covis_window
+        self.recommender = driven(recommender)
+        self.adapter = ModelAdapter(self.recommender, covis_window=covis_window)
         self.policy = policy
         self.publish_every_ms = publish_every_ms
         self.filter = PublishFilter(k)
@@ -45,11 +54,15 @@ class WorkerPath:
 
     def __getattr__(self, attr: str):
         # Everything the protocol reads besides learning and scoring (version, selection report, ...).
-        return getattr(self.recommender, attr)
+        return getattr(self.outer, attr)
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
-        # The worker never fits: a model that needs one is fitted (and hot-swapped) by the trainer.
-        self.recommender.fit(sessions)
+        """For ``--warm-start``: the worker never fits (a model that needs it is fitted and hot-swapped
+        by the trainer). The fitted model's own co-visitation stays until an item's first publish
+        replaces its list, as a worker that loads a fitted model would do."""
+        self.outer.fit(sessions)
+        self.recommender = driven(self.outer)  # a selection builds a new instance
+        self.adapter = ModelAdapter(self.recommender, covis_window=self.covis_window)
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
         ts = int(interaction.ts)

@@ -64,3 +64,14 @@ def test_lists_reach_the_evaluated_model_only_when_published():
     assert model.covisit.neighbors("x") == []  # counted on the path's item side, not yet published
     path.learn_one(Session(user_id="b"), Interaction(item="x", ts=61_000))  # a minute later: a publish
     assert [i for i, _ in model.covisit.neighbors("x")][:2] == ["y", "z"]
+
+
+def test_a_registered_model_is_driven_sharded_through_its_selection_wrapper():
+    """`freshrec evaluate` builds models through the registry, which wraps them for selection; the
+    worker path must drive the model inside (its co-visitation sources), not the wrapper's learn_one."""
+    from models.evaluation import registry
+
+    path = WorkerPath.from_settings(registry.create("stream", select=True))
+    assert path.adapter.sharded
+    path.fit([["a", "b", "c"], ["a", "b"], ["b", "c"]] * 20)  # a selection builds a new model instance
+    assert path.adapter.sharded and path.recommender is path.outer.model
