@@ -20,6 +20,7 @@ from contracts.redis_keys import Keys
 from freshrec.kafka_security import faust_credentials
 from freshrec.settings import Settings
 from streams.agents import register_agents
+from streams.topic_wait import wait_for_new_topics_everywhere
 from streams.handlers import Handlers
 from streams.processor import EventProcessor
 from streams.session import SessionPolicy
@@ -92,6 +93,8 @@ def make_app(settings: Settings) -> faust.App:
     # Faust stops feeding streams while >100 produced records wait (ProducerBuffer.max_messages); one
     # window writes hundreds of changelog records, so that bound would serialise windows and sends.
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX
+    if settings.topic_replication_factor > 1:
+        wait_for_new_topics_everywhere()  # a changelog must reach every broker before the group assigns
     drain_fully_before_commit(app.producer.buffer, stuck_s=settings.worker_stall_s)
     return app
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import time
 
@@ -56,6 +57,10 @@ class RedisWriter:
                  stats_name: str = "worker", max_backoff_s: float = 5.0):
         self.client = async_client(url, socket_timeout=10, socket_connect_timeout=5)
         self.cluster = is_cluster(url)
+        # redis-py's cluster pipeline closes every connection of its client when a node fails, under
+        # the feet of other tasks' pipelines (AttributeError on a closed writer crashed a worker while
+        # a master was away): on a cluster the writer's round trips take turns
+        self._turns = asyncio.Lock() if self.cluster else contextlib.nullcontext()
         self.keys = keys
         self.user_ttl_ms = user_ttl_ms
         self.item_ttl_ms = item_ttl_ms
@@ -78,10 +83,11 @@ class RedisWriter:
         delay = 0.05
         while True:
             try:
-                sha = self._sha or await self._load()
-                pipe = self.client.pipeline(transaction=False)
-                build(pipe, sha)
-                return await pipe.execute()
+                async with self._turns:
+                    sha = self._sha or await self._load()
+                    pipe = self.client.pipeline(transaction=False)
+                    build(pipe, sha)
+                    return await pipe.execute()
             except NoScriptError:
                 self._sha = None  # Redis restarted and lost its script cache
             except (*RETRIED, RedisClusterException, ResponseError) as exc:
@@ -152,7 +158,8 @@ class RedisWriter:
         await self.execute(build)
 
     async def stats(self) -> dict[str, str]:
-        raw = await self.client.hgetall(self.stats_key)
+        async with self._turns:
+            raw = await self.client.hgetall(self.stats_key)
         return {k.decode(): v.decode() for k, v in raw.items()}
 
 

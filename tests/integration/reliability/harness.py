@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from freshrec.redis_url import sync_client
 from freshrec.settings import Settings
 
 from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
@@ -101,7 +102,7 @@ class Deployment:
         env = worker_env(overrides)
         self.env = env
         self.settings = Settings(**{k.removeprefix("FRESHREC_").lower(): v for k, v in overrides.items()})
-        self.redis = redis.Redis.from_url(self.settings.redis_url)
+        self.redis = sync_client(self.settings.redis_url)  # a redis+cluster:// URL gets a cluster client
         self.workers: list[WorkerProcess] = []
 
     def worker(self, loglevel: str = "warning") -> WorkerProcess:
