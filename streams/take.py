@@ -1,6 +1,6 @@
 """Take windows counted in events, not records: the agents' one hook into Faust's stream buffering.
 
-A record of the events topic carries one event or a pack of hundreds (producers/schema.py), so
+A record of the events topic carries one event or a pack of hundreds (contracts/packs.py), so
 Faust's ``Stream.take_events(n)``, which counts records, would make windows of anything from n to
 n * 500 events: a window then outgrows Kafka's request size (the item deltas it sends) and holds
 the loop for seconds. :func:`take_weighted` is ``take_events`` with a weight per record (here: the

@@ -29,7 +29,7 @@ class UserSide:
     # --- events: route, session state, learn, pairs, score, write ---------------------------
     def route(self, event) -> tuple[list, int]:
         """A record's events with their places in the log, and how many there are (the take window's
-        weight, streams/take.py). A record is one event or a pack (producers/schema.py); an event's
+        weight, streams/take.py). A record is one event or a pack (contracts/packs.py); an event's
         place, (partition, offset * PACK_SLOTS + index), is the item side's dedup key."""
         msg = event.message
         routed = route_record(event.value, event.key, topic=msg.topic, partition=msg.partition,
