@@ -59,15 +59,20 @@ class BenchWorker:
         self.procs: dict[str, subprocess.Popen] = {}
         self._offsets = None  # a kafka-python consumer for end offsets, made on first use
 
-    def start(self, roles: tuple[str, ...] = ("all",)) -> None:
-        """One worker process per role (``("users", "items")``: the two sides as separate processes);
-        ``proc`` is the first, the one that writes the users' lists. ``--profile`` profiles that one."""
+    def start(self, roles: tuple[str, ...] = ("all",), copies: int = 1) -> None:
+        """``copies`` worker processes per role (``("users", "items")``: the two sides as separate
+        processes), one consumer group per role; ``proc`` is the first, the one that writes the users'
+        lists. ``--profile`` profiles that one. Processes are keyed ``role``, ``role#2``, ..."""
         for n, role in enumerate(roles):
-            prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile and n == 0 else []
-            env = dict(self.env, **{ENV_PREFIX + "WORKER_ROLE": role})
-            with open(self.log_path.with_suffix(f".{role}.log") if len(roles) > 1 else self.log_path, "ab") as log:
-                cmd = [sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", self.loglevel]
-                self.procs[role] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+            for k in range(copies):
+                key = role if k == 0 else f"{role}#{k + 1}"
+                prof = ["-m", "cProfile", "-o", str(self.profile)] if self.profile and n == 0 and k == 0 else []
+                env = dict(self.env, **{ENV_PREFIX + "WORKER_ROLE": role})
+                path = (self.log_path.with_suffix(f".{key.replace('#', '-')}.log")
+                        if len(roles) > 1 or copies > 1 else self.log_path)
+                with open(path, "ab") as log:
+                    cmd = [sys.executable, *prof, "-m", "freshrec", "worker", "--loglevel", self.loglevel]
+                    self.procs[key] = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.proc = self.procs[roles[0]]
 
     def alive(self) -> bool:
@@ -77,7 +82,11 @@ class BenchWorker:
         """User + system CPU seconds of each role's process so far."""
         import psutil
 
-        return {role: sum(psutil.Process(p.pid).cpu_times()[:2]) for role, p in self.procs.items()}
+        out: dict[str, float] = {}
+        for key, p in self.procs.items():  # the copies of a role together
+            role = key.split("#")[0]
+            out[role] = out.get(role, 0.0) + sum(psutil.Process(p.pid).cpu_times()[:2])
+        return out
 
     def stat(self, r, field: str) -> int:
         """One counter of the worker's stats hash in Redis (0 until it is written)."""
