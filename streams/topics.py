@@ -85,7 +85,8 @@ def ensure_topics(settings: Settings) -> list[str]:
                              **kafka_python_config(settings))
     try:
         existing = set(admin.list_topics())
-        missing = [NewTopic(name, num_partitions=p, replication_factor=1, topic_configs=cfg)
+        rf, common = settings.topic_replication_factor, settings.topic_configs()
+        missing = [NewTopic(name, num_partitions=p, replication_factor=rf, topic_configs={**common, **cfg})
                    for name, (p, cfg) in wanted.items() if name not in existing]
         created = []
         for topic in missing:
