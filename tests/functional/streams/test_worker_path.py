@@ -22,7 +22,7 @@ def _log(n: int = 45, seed: int = 3) -> list[tuple[str, str]]:
 
 
 async def test_the_worker_and_the_evaluated_worker_path_give_the_same_lists(unique):
-    h = Harness(unique, StreamRecommender())
+    h = Harness(unique, StreamRecommender(), worker_item_take_ms=5.0)  # item windows as short as user ones
     k = h.pipeline.settings.rec_k
     evaluated = WorkerPath.from_settings(StreamRecommender(), Settings())
     evaluated.publish_every_ms = 0  # the harness publishes after every event too
