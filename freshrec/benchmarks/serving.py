@@ -229,11 +229,7 @@ async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, ite
                             warm_up=settings.serve_cache_size + 1000,
                             around_fixed=(lambda: control(b"reset"), host_stats))
     finally:
-        host.terminate()
-        try:
-            host.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            host.kill()
+        _stop(host, 10)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -275,11 +271,15 @@ def _measure_server(module: list[str], env: dict, workers: int, rate, seconds, c
     try:
         return _run(_api(server, port, rate, seconds, connections, users, items, warm_up))
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        _stop(server, 15)
+
+
+def _stop(proc: subprocess.Popen, timeout: float) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 async def _api(server, port, rate, seconds, connections, users, items, warm_up: int) -> dict:
