@@ -23,10 +23,11 @@ class BootstrapError(RuntimeError):
     pass
 
 
-def read_compacted(settings: Settings, topic: str, *, timeout_s: float = 120.0,
+def read_compacted(settings: Settings, topic: str, *, timeout_s: float = 60.0,
                    progress_every: int = 100_000) -> dict[bytes, bytes | None]:
     """The newest value of every key of ``topic`` up to its end when called (None = a tombstone not
-    yet compacted away); an empty dict when the topic does not exist yet."""
+    yet compacted away); an empty dict when the topic does not exist yet. Gives up when no record
+    arrives for ``timeout_s``: a large catalogue takes long (~30 us a record here), a stuck one never ends."""
     from kafka import KafkaConsumer, TopicPartition
 
     from freshrec.kafka_security import kafka_python_config
@@ -45,9 +46,12 @@ def read_compacted(settings: Settings, topic: str, *, timeout_s: float = 120.0,
         read, deadline = 0, time.monotonic() + timeout_s
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise BootstrapError(f"read {read} records of {topic} in {timeout_s:.0f} s and it is not at its end "
-                                     f"yet; is the broker overloaded? (FRESHREC_KAFKA_BOOTSTRAP)")
-            for tp, records in consumer.poll(timeout_ms=500, max_records=10_000).items():
+                raise BootstrapError(f"no record of {topic} for {timeout_s:.0f} s after {read} of them, before its "
+                                     f"end; is the broker reachable and not overloaded? (FRESHREC_KAFKA_BOOTSTRAP)")
+            polled = consumer.poll(timeout_ms=500, max_records=10_000)
+            if polled:
+                deadline = time.monotonic() + timeout_s
+            for tp, records in polled.items():
                 for record in records:
                     if record.offset < end[tp]:
                         latest[record.key] = record.value
