@@ -83,10 +83,11 @@ _HEADERS = [(b"content-type", b"application/json")]
 class RecommendationsFastPath:
     """ASGI middleware: answers ``GET /recommendations`` itself, passes everything else on."""
 
-    def __init__(self, app, metrics: ApiMetrics, route=None):
+    def __init__(self, app, metrics: ApiMetrics, route=None, state=None):
         self.app = app
         self.metrics = metrics
         self.route = route  # the FastAPI route, so metrics label this path like the router would
+        self.state = state  # the app's state (its client); in front of FastAPI, scope["app"] is not set yet
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] not in ("GET", "HEAD"):
@@ -98,8 +99,8 @@ class RecommendationsFastPath:
         except BadParam as exc:
             status, body = 422, orjson.dumps({"detail": {"field": exc.field, "reason": exc.reason}})
         else:
-            status, body = await recommendations_body(scope["app"].state.client, self.metrics, user, item, k,
-                                                      details)
+            state = self.state if self.state is not None else scope["app"].state
+            status, body = await recommendations_body(state.client, self.metrics, user, item, k, details)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})
