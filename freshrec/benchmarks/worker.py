@@ -7,7 +7,6 @@ never reads another's events or lists on the shared stack; :meth:`BenchWorker.cl
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -121,26 +120,10 @@ class BenchWorker:
         return out
 
     def cleanup(self, r) -> None:
-        """Delete this run's topics, Redis keys and worker state folder (best effort)."""
-        from kafka import KafkaAdminClient
-
-        from freshrec.kafka_security import kafka_python_config
+        """Delete this run's topics, Redis keys and worker state folders (best effort)."""
+        from freshrec.deployment import remove_deployment
 
         if self._offsets is not None:
             self._offsets.close()
             self._offsets = None
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
-                                     client_id=f"bench-cleanup-{self.run_id}", **kafka_python_config(self.settings))
-            try:
-                mine = [t for t in admin.list_topics() if self.run_id in t]
-                if mine:
-                    admin.delete_topics(mine)
-            finally:
-                admin.close()
-        except Exception:  # noqa: BLE001 - cleanup is best effort
-            pass
-        for key in r.scan_iter(match=f"{self.settings.redis_prefix}*", count=5000):
-            r.delete(key)
-        for suffix in ("", "-users", "-items"):
-            shutil.rmtree(self.settings.cache_dir / "worker" / (self.settings.worker_app_id + suffix), ignore_errors=True)
+        remove_deployment(self.settings, self.run_id, r)

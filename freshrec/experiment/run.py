@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import typer
 
 from freshrec.demo import Part, _check_services, _kafka_security_env, _stop, _tail
+from freshrec.deployment import remove_deployment
 from freshrec.experiment import analysis
 from freshrec.settings import Settings
 
@@ -264,28 +264,3 @@ def write_outputs(report: dict, out_dir: Path, unique: str) -> None:
     (out_dir / "latest.json").write_text(text)
 
 
-def remove_deployment(settings: Settings, unique: str) -> None:
-    """Delete the run's topics, Redis keys and local table data (best effort: a cleanup never fails a run)."""
-    from kafka import KafkaAdminClient
-
-    from freshrec.demo import _kafka_config
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"cleanup-{unique}",
-                                 request_timeout_ms=10_000, **_kafka_config(settings))
-        try:
-            mine = [t for t in admin.list_topics() if unique in t]
-            if mine:
-                admin.delete_topics(mine)
-        finally:
-            admin.close()
-    except Exception:  # noqa: BLE001
-        pass
-    try:
-        client = _redis(settings)
-        for key in client.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
-            client.delete(key)
-        client.close()
-    except Exception:  # noqa: BLE001
-        pass
-    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)

@@ -7,7 +7,6 @@ so tests run beside everyone else's on the shared stack; :func:`remove_deploymen
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -100,27 +99,9 @@ class WorkerProcess:
 
 
 def remove_deployment(settings, unique: str, redis_client) -> None:
-    """Delete a deployment's topics (every topic named with ``unique``), keys and local table data."""
-    from kafka import KafkaAdminClient
+    """Delete a deployment's topics (every topic named with ``unique``), keys and local table data,
+    and close the test's Redis client (freshrec/deployment.py does the deleting)."""
+    from freshrec.deployment import remove_deployment as remove
 
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"cleanup-{unique}",
-                                 request_timeout_ms=10_000)
-    except Exception:  # noqa: BLE001 - a private broker may already be gone
-        admin = None
-    if admin is not None:
-        try:
-            mine = [t for t in admin.list_topics() if unique in t]
-            if mine:
-                admin.delete_topics(mine)
-        except Exception:  # noqa: BLE001 - cleanup must not mask the test's own result
-            pass
-        finally:
-            admin.close()
-    try:
-        for key in redis_client.scan_iter(match=f"{settings.redis_prefix}*", count=1000):
-            redis_client.delete(key)
-    except Exception:  # noqa: BLE001 - Redis may be the thing a test stopped
-        pass
+    remove(settings, unique, redis_client)
     redis_client.close()
-    shutil.rmtree(settings.cache_dir / "worker" / settings.worker_app_id, ignore_errors=True)
