@@ -19,7 +19,7 @@ import faust
 from contracts.redis_keys import Keys
 from freshrec.kafka_security import faust_credentials
 from freshrec.settings import Settings
-from streams.agents import register_agents
+from streams.agents import exit_on_crash, register_agents
 from streams.topic_wait import wait_for_new_topics_everywhere
 from streams.handlers import Handlers
 from streams.processor import EventProcessor
@@ -162,7 +162,7 @@ class Pipeline:
     agents: dict
 
 
-def build(settings: Settings, recommender=None, *, on_agent_crash=None) -> Pipeline:
+def build(settings: Settings, recommender=None, *, on_agent_crash=exit_on_crash) -> Pipeline:
     """The worker's app, tables and agents; ``on_agent_crash(agent, exc)`` replaces the default exit
     for the supervisor (streams/agents.py) where a test must see the crash instead."""
     if recommender is None:
@@ -180,6 +180,5 @@ def build(settings: Settings, recommender=None, *, on_agent_crash=None) -> Pipel
     tables = make_tables(app, settings, on_neighbor_pack=handlers.on_neighbor_pack,
                          on_catalog=handlers.on_catalog_changelog)
     handlers.bind(topics, tables)
-    agents = register_agents(app, settings, topics, handlers,
-                             **({"on_crash": on_agent_crash} if on_agent_crash is not None else {}))
+    agents = register_agents(app, settings, topics, handlers, on_crash=on_agent_crash)
     return Pipeline(settings, app, topics, tables, handlers, agents)

@@ -226,6 +226,13 @@ class CovisPolicy:
         self.top_k = top_k
         self.popularity_half_life_ms = popularity_half_life_ms
 
+    @classmethod
+    def from_settings(cls, settings) -> CovisPolicy:
+        """The worker's item side: FRESHREC_COVIS_HALF_LIFE_S, FRESHREC_COVIS_TOP_K and the trending
+        half-life for popularity (the worker and its evaluated path, streams/worker_path.py)."""
+        return cls(half_life_ms=settings.covis_half_life_s * 1000, top_k=settings.covis_top_k,
+                   popularity_half_life_ms=settings.trending_half_life_s * 1000)
+
     def apply(self, stats: ItemStats, delta: ItemDelta) -> None:
         if not stats.base:
             stats.base = delta.ts

@@ -36,8 +36,7 @@ class Handlers(UserSide, ItemSide, CatalogSide, Reporting):
         self.recommender = recommender
         self.processor = processor
         self.writer = writer
-        self.covis = CovisPolicy(half_life_ms=settings.covis_half_life_s * 1000, top_k=settings.covis_top_k,
-                                 popularity_half_life_ms=settings.trending_half_life_s * 1000)
+        self.covis = CovisPolicy.from_settings(settings)
         self.topics = None
         self.tables = None
         self.dirty_items: set[str] = set()

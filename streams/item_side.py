@@ -95,7 +95,7 @@ class ItemSide:
             if raw is None:
                 continue  # the partition moved to another worker since
             nb = self.covis.neighbors(decode_stats(raw))
-            if not self.worth_publishing(item, nb, write_ts):
+            if not self.publish_filter.worth(item, nb, write_ts):
                 continue
             nb.published = write_ts
             value = pack[item] = encode(nb)
@@ -121,9 +121,6 @@ class ItemSide:
     async def send_neighbor_pack(self, published: int, lists: dict[str, bytes | None]) -> None:
         if lists:
             await self.topics.neighbor_packs.send(key=PACK_KEY, value=encode(NeighborPack(published, lists)))
-
-    def worth_publishing(self, item: str, nb: NeighborList, now: int) -> bool:
-        return self.publish_filter.worth(item, nb, now)
 
     def apply_neighbors(self, item: str, nb: NeighborList | None, version: int | None = None) -> None:
         if version is not None:

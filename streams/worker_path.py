@@ -43,9 +43,7 @@ class WorkerPath:
     @classmethod
     def from_settings(cls, recommender, settings: Settings | None = None) -> WorkerPath:
         s = settings or Settings()
-        policy = CovisPolicy(half_life_ms=s.covis_half_life_s * 1000, top_k=s.covis_top_k,
-                             popularity_half_life_ms=s.trending_half_life_s * 1000)
-        return cls(recommender, covis_window=s.covis_window, policy=policy,
+        return cls(recommender, covis_window=s.covis_window, policy=CovisPolicy.from_settings(s),
                    publish_every_ms=s.neighbors_publish_s * 1000, k=s.rec_k)
 
     @property

@@ -315,8 +315,7 @@ async def test_session_rows_wait_for_kafkas_acks_without_holding_the_next_window
 
 
 def test_a_neighbour_list_is_republished_only_when_readers_would_see_a_difference(harness):
-    from streams.covis import NeighborList
-    from streams.covis import NEIGHBORS_MAX_AGE_MS
+    from streams.covis import NEIGHBORS_MAX_AGE_MS, NeighborList
 
     h = harness.handlers
     k = h.settings.rec_k
@@ -324,13 +323,13 @@ def test_a_neighbour_list_is_republished_only_when_readers_would_see_a_differenc
 
     def nb(similar, popularity=10.0):
         return NeighborList(ts=1, popularity=popularity, similar=similar)
-    assert h.worth_publishing("x", nb(base), now=0)  # first list
+    assert h.publish_filter.worth("x", nb(base), now=0)  # first list
     drift = [(i, w * 1.01) for i, w in base]
-    assert not h.worth_publishing("x", nb(drift), now=1)  # weights drift, same top k
-    assert not h.worth_publishing("x", nb(base[:k] + base[k + 1:] + [("tail", 0.1)]), now=2)  # beyond the top k
-    assert h.worth_publishing("x", nb([base[1], base[0]] + base[2:]), now=3)  # the top k reordered
-    assert h.worth_publishing("x", nb(base, popularity=13.0), now=4)  # popularity moved > 25 %
-    assert h.worth_publishing("x", nb(base, popularity=13.0), now=4 + NEIGHBORS_MAX_AGE_MS)  # too old
+    assert not h.publish_filter.worth("x", nb(drift), now=1)  # weights drift, same top k
+    assert not h.publish_filter.worth("x", nb(base[:k] + base[k + 1:] + [("tail", 0.1)]), now=2)  # beyond the top k
+    assert h.publish_filter.worth("x", nb([base[1], base[0]] + base[2:]), now=3)  # the top k reordered
+    assert h.publish_filter.worth("x", nb(base, popularity=13.0), now=4)  # popularity moved > 25 %
+    assert h.publish_filter.worth("x", nb(base, popularity=13.0), now=4 + NEIGHBORS_MAX_AGE_MS)  # too old
 
 
 async def test_an_agent_that_raises_ends_the_worker_for_its_supervisor(harness):
