@@ -83,7 +83,7 @@ _HEADERS = [(b"content-type", b"application/json")]
 class RecommendationsFastPath:
     """ASGI middleware: answers ``GET /recommendations`` itself, passes everything else on."""
 
-    def __init__(self, app, metrics: ApiMetrics, route=None, state=None):
+    def __init__(self, app, metrics: ApiMetrics, route, state):
         self.app = app
         self.metrics = metrics
         self.route = route  # the FastAPI route, so metrics label this path like the router would
@@ -92,15 +92,13 @@ class RecommendationsFastPath:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] not in ("GET", "HEAD"):
             return await self.app(scope, receive, send)
-        if self.route is not None:
-            scope["route"] = self.route
+        scope["route"] = self.route
         try:
             user, item, k, details = parse_query(scope["query_string"].decode("latin-1"))
         except BadParam as exc:
             status, body = 422, orjson.dumps({"detail": {"field": exc.field, "reason": exc.reason}})
         else:
-            state = self.state if self.state is not None else scope["app"].state
-            status, body = await recommendations_body(state.client, self.metrics, user, item, k, details)
+            status, body = await recommendations_body(self.state.client, self.metrics, user, item, k, details)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body if scope["method"] == "GET" else b""})

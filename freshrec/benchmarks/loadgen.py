@@ -200,20 +200,47 @@ async def max_rate(call: Callable[[int], Awaitable[object]], concurrency: int, s
             "concurrency": concurrency}
 
 
-class HttpConn(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection, requests pipelined in order; GET only, Content-Length bodies.
+class _InOrderConn(asyncio.Protocol):
+    """A connection whose answers come back in the order of its requests: each request appends a
+    future to ``waiting``, each parsed answer resolves the oldest (:meth:`_answer`).
 
     A bare protocol rather than asyncio streams: the load generator shares the two cores with the
-    server it measures, and streams cost it about twice the CPU per request.
+    process it measures, and streams cost it about twice the CPU per request.
     """
+
+    peer = "the server"
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
         self.waiting: deque[asyncio.Future] = deque()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(ConnectionError(f"{self.peer} closed the connection ({exc})"))
+
+    def _send(self, data: bytes) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        self.transport.write(data)
+        return future
+
+    def _answer(self, result) -> None:
+        future = self.waiting.popleft()
+        if not future.done():
+            future.set_result(result)
+
+
+class HttpConn(_InOrderConn):
+    """One keep-alive HTTP/1.1 connection, requests pipelined in order; GET only, Content-Length bodies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -227,49 +254,25 @@ class HttpConn(asyncio.Protocol):
             if len(self.buffer) < end + 4 + length:
                 return
             del self.buffer[:end + 4 + length]
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_result(int(head[9:12]))
-
-    def connection_lost(self, exc) -> None:
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_exception(ConnectionError(f"server closed the connection ({exc})"))
+            self._answer(int(head[9:12]))
 
     def get(self, path: str) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.append(future)
-        self.transport.write(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
-        return future
+        return self._send(b"GET %s HTTP/1.1\r\nHost: bench\r\n\r\n" % path.encode())
 
 
-class LineConn(asyncio.Protocol):
+class LineConn(_InOrderConn):
     """One connection to :mod:`freshrec.benchmarks.lookup_host`: a request line, an answer line."""
 
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.waiting: deque[asyncio.Future] = deque()
+    peer = "the lookup host"
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = b""
 
     def data_received(self, data: bytes) -> None:
         *lines, self.buffer = (self.buffer + data).split(b"\n")
         for line in lines:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_result(line)
-
-    def connection_lost(self, exc) -> None:
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_exception(ConnectionError(f"lookup host closed the connection ({exc})"))
+            self._answer(line)
 
     def request(self, line: bytes) -> asyncio.Future:
-        future = asyncio.get_running_loop().create_future()
-        self.waiting.append(future)
-        self.transport.write(line + b"\n")
-        return future
+        return self._send(line + b"\n")

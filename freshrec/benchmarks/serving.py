@@ -192,44 +192,45 @@ async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, ite
 
     folder = tempfile.mkdtemp(prefix="freshrec-lookup-")
     path = os.path.join(folder, "host.sock")
+    # stderr to a file: a pipe nobody reads during the run would block the host once it filled
+    log = tempfile.TemporaryFile()
     host = subprocess.Popen([sys.executable, "-m", "freshrec.benchmarks.lookup_host", "--socket", path,
-                             "--prefix", prefix, "--mode", mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--prefix", prefix, "--mode", mode], stdout=subprocess.PIPE, stderr=log)
     loop = asyncio.get_running_loop()
     try:
         ready = await loop.run_in_executor(None, host.stdout.readline)
         if ready.strip() != b"ready":
-            raise SystemExit(f"lookup host ({mode}) did not start: {host.stderr.read().decode(errors='replace')[-2000:]}")
+            log.seek(0)
+            raise SystemExit(f"lookup host ({mode}) did not start: {log.read().decode(errors='replace')[-2000:]}")
         pool: asyncio.Queue[LineConn] = asyncio.Queue()
         for _ in range(concurrency):
             _, conn = await loop.create_unix_connection(LineConn, path)
             pool.put_nowait(conn)
 
-        async def call(i: int):
-            user, item = _request_ids(users, items, i)
-            conn = await pool.get()
-            try:
-                answer = await conn.request(b"%s %s" % ((user or "-").encode(), item.encode()))
-            finally:
-                pool.put_nowait(conn)
-            if answer != b"1":
-                raise RuntimeError(answer.decode(errors="replace"))
-        async def control(line: bytes) -> bytes:
+        async def send(line: bytes) -> bytes:
             conn = await pool.get()
             try:
                 return await conn.request(line)
             finally:
                 pool.put_nowait(conn)
 
+        async def call(i: int):
+            user, item = _request_ids(users, items, i)
+            answer = await send(b"%s %s" % ((user or "-").encode(), item.encode()))
+            if answer != b"1":
+                raise RuntimeError(answer.decode(errors="replace"))
+
         async def host_stats() -> dict:
-            return json.loads((await control(b"stats"))[2:])
+            return json.loads((await send(b"stats"))[2:])
         # The client's CPU per lookup is the host's; the generator's is apart, on its own process.
         return await phases(call, rate, seconds, concurrency,
                             {"client": lambda: [host.pid], "generator": lambda: [os.getpid()],
                              **_redis_pids(settings)},
                             warm_up=settings.serve_cache_size + 1000,
-                            around_fixed=(lambda: control(b"reset"), host_stats))
+                            around_fixed=(lambda: send(b"reset"), host_stats))
     finally:
         _stop(host, 10)
+        log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 
