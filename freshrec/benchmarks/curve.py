@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -26,6 +27,15 @@ def _run(args: list[str], timeout: float) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def settle_load(below: float, timeout: float) -> tuple[float, bool]:
+    """Wait until the 1-minute load average is under ``below`` (a run left the machine busy, and the
+    next rate's figures would carry it); returns the load at the start and whether it got there."""
+    deadline = time.monotonic() + timeout
+    while (load := os.getloadavg()[0]) >= below and time.monotonic() < deadline:
+        time.sleep(2.0)  # the load average itself moves every 5 s: polling it, not synchronising
+    return round(load, 2), load < below
+
+
 def curve(
     rates: str = typer.Option(DEFAULT_RATES, help="Comma-separated paced rates, events/s; those above the "
                                                   "measured maximum are skipped, half the maximum is added."),
@@ -35,6 +45,13 @@ def curve(
     plot: Path = typer.Option(Path("docs/freshness-vs-rate.png"), dir_okay=False, help="Where to write the plot."),
     json_out: Path = typer.Option(None, "--json-out", dir_okay=False, help="Also write the JSON here."),
     timeout: float = typer.Option(900.0, help="Give up on one run after this many seconds."),
+    settle: float = typer.Option(1.5, "--settle-load", min=0,
+                                 help="Before each run wait (up to --settle-timeout) for the 1-minute load "
+                                      "average to fall below this; 0 = do not wait. Each row records its "
+                                      "starting load."),
+    settle_timeout: float = typer.Option(300.0, "--settle-timeout", min=0,
+                                         help="Longest wait for the load, seconds; a run that starts "
+                                              "above it is marked load_settled=false."),
 ) -> None:
     """Backlog maximum, then p50/p95/p99 freshness at each rate; one JSON object and a plot."""
     from rich.console import Console
@@ -44,10 +61,17 @@ def curve(
     extra = ["--split"] if split else []
     wanted = sorted({float(r) for r in rates.split(",") if r.strip()})
     runs: list[dict] = []
+
+    def timed(args: list[str]) -> dict:
+        load, settled = settle_load(settle, settle_timeout) if settle > 0 else (round(os.getloadavg()[0], 2), True)
+        row = _run(args, timeout)
+        row.update(load_avg_1m_start=load, load_settled=settled)
+        return row
+
     with Progress(console=Console(stderr=True)) as progress:
         task = progress.add_task("backlog maximum", total=None)
         try:
-            top = _run(["-n", str(backlog_events), *extra], timeout)
+            top = timed(["-n", str(backlog_events), *extra])
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             typer.secho(f"error: the backlog run failed: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
@@ -58,7 +82,7 @@ def curve(
         for rate in paced:
             n = max(int(rate * seconds), 500)
             try:
-                runs.append(_run(["--rate", f"{rate:g}", "-n", str(n), *extra], timeout))
+                runs.append(timed(["--rate", f"{rate:g}", "-n", str(n), *extra]))
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 runs.append({"rate_target": rate, "error": str(exc)[:300]})
             progress.update(task, advance=1)
