@@ -199,6 +199,12 @@ class Settings(BaseSettings):
     trainer_max_events: int = Field(5_000_000, ge=1, description="freshrec trainer: newest events read per retrain")
     deep_poll_s: float = Field(5.0, gt=0, description="Worker: seconds between checks for a new published deep version")
     deep_weight: float = Field(1.0, ge=0, description="Worker (models.deep.hybrid): fusion weight of the deep source")
+    trainer_tune: bool = Field(True, description="freshrec trainer (and evaluate --path worker): each round also re-runs "
+                                                 "the stream model's selection on the log and publishes a tuning "
+                                                 "configuration beside the deep artifact when it beats the running one")
+    tuning_max_sessions: int = Field(100_000, ge=2, description="Newest sessions of the log a re-tune selects on")
+    tuning_poll_s: float = Field(5.0, ge=0, description="Worker: seconds between checks for a newer published tuning "
+                                                        "configuration; 0 = never apply one")
     eval_deep_artifact: Path | None = Field(None, description="evaluate -m hybrid: load this deep version directory "
                                                               "(trained on the same dataset) instead of training")
 
