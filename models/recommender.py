@@ -117,6 +117,14 @@ class StreamRecommender(Estimator):
         cv.recent, cv.recency_exponent, cv.norm_exponent = self.recent, self.recency_exponent, self.norm_exponent
         cv._recency = decay_weights(self.recent, self.recency_exponent)
 
+    def set_pair_params(self, window: int | None = None, backward: float | None = None) -> None:
+        """How pairs are formed from here on (a published tuning configuration, streams/tuning_swap.py);
+        the counts already learned stay as they were."""
+        if window is not None:
+            self.window = self.covisit.window = int(window)
+        if backward is not None:
+            self.backward = self.covisit.backward = float(backward)
+
     # --- recommending ------------------------------------------------------------------------------
     def recommend_many(self, sessions: Sequence[Session], k: int) -> list[list[Candidate]]:
         if k <= 0:

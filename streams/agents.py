@@ -20,6 +20,7 @@ from streams.expiry import expire
 from streams.handlers import Handlers
 from streams.seek import OffsetGuard, keep_queues_on_repeated_resume
 from streams.take import take_weighted, track
+from streams.tuning_swap import tuning_swapper
 from streams.topics import Topics
 from streams.watchdog import consumer_state, consuming, exit_for_supervisor
 
@@ -189,6 +190,22 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         @app.timer(settings.deep_poll_s, name="deep-swap")
         async def deep_swap():
             await swapper.poll()
+
+    # Every worker applies the published tuning configuration to the sides it runs (streams/tuning_swap.py).
+    tuning = tuning_swapper(settings, h)
+    if tuning is not None:
+        reported: dict[str, str] = {}
+
+        @app.timer(settings.tuning_poll_s, name="tuning-swap")
+        async def tuning_swap():
+            tuning.poll()
+            fields = tuning.report()
+            if fields and fields != reported:
+                key = h.writer.stats_key
+                await h.writer.execute(lambda pipe, sha: [pipe.hset(key, mapping=fields)])
+                reported.clear()
+                reported.update(fields)
+        registered["tuning-swap"] = tuning_swap
 
     registered["flush-stats"] = flush_stats
     return registered

@@ -215,6 +215,10 @@ class ItemStats(msgspec.Struct, array_like=True):
     #: events re-processed after a crash of the user side are not applied twice. An item gets one
     #: partition's events in offset order, so one number per partition is the whole memory.
     sources: dict[int, int] = {}
+    #: The half-life the weights are stored under (0: a row written before rows recorded it, counted
+    #: under the one the worker started with). A published tuning configuration can change the
+    #: policy's; a row keeps its own until its next update re-expresses it (:meth:`CovisPolicy.apply`).
+    half_life_ms: float = 0.0
 
 
 class CovisPolicy:
@@ -225,6 +229,23 @@ class CovisPolicy:
         self.half_life_ms = half_life_ms
         self.top_k = top_k
         self.popularity_half_life_ms = popularity_half_life_ms
+        self.legacy_half_life_ms = half_life_ms  # what rows without a recorded half-life were counted under
+
+    def retune(self, *, half_life_ms: float | None = None, top_k: int | None = None) -> None:
+        """A published tuning configuration's decay and pruning, for pairs counted from now on: rows
+        already counted keep their weights (re-expressed at their next update), and are pruned to the
+        new ``top_k`` when they next grow past twice it; published lists take the new ``top_k`` at once."""
+        if half_life_ms is not None:
+            if half_life_ms <= 0:
+                raise ValueError(f"half-life must be > 0 ms, got {half_life_ms}")
+            self.half_life_ms = float(half_life_ms)
+        if top_k is not None:
+            if top_k < 1:
+                raise ValueError(f"top_k must be >= 1, got {top_k}")
+            self.top_k = int(top_k)
+
+    def row_half_life(self, stats: ItemStats) -> float:
+        return stats.half_life_ms or self.legacy_half_life_ms
 
     @classmethod
     def from_settings(cls, settings) -> CovisPolicy:
@@ -244,6 +265,9 @@ class CovisPolicy:
         # then the same whatever the order or cut of the windows.
         stats.popularity += delta.views * decay_factor(ts - delta.ts, self.popularity_half_life_ms)
         stats.ts = ts
+        if self.row_half_life(stats) != self.half_life_ms:
+            self._rebase(stats)
+        stats.half_life_ms = self.half_life_ms
         exp = (delta.ts - stats.base) / self.half_life_ms
         if exp > _RESCALE_EXP:
             self._rescale(stats, delta.ts)
@@ -253,6 +277,15 @@ class CovisPolicy:
             for other, w in adds.items():
                 target[other] = target.get(other, 0.0) + w * scale
         self._prune(stats)
+
+    def _rebase(self, stats: ItemStats) -> None:
+        # Forward-decayed weights mean "weight at ``base``" only under the half-life they were stored
+        # with: turn them into plain weights at the row's newest time under that one, and store them
+        # from there on under the policy's (the row's age then decays at the new rate).
+        f = decay_factor(max(stats.ts - stats.base, 0), self.row_half_life(stats))
+        stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
+        stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
+        stats.base = stats.ts
 
     def _rescale(self, stats: ItemStats, new_base: int) -> None:
         f = decay_factor(new_base - stats.base, self.half_life_ms)
@@ -269,7 +302,7 @@ class CovisPolicy:
 
     def neighbors(self, stats: ItemStats) -> NeighborList:
         """The published view: top K per kind, weights decayed to the item's latest ts."""
-        f = decay_factor(stats.ts - stats.base, self.half_life_ms)
+        f = decay_factor(stats.ts - stats.base, self.row_half_life(stats))
 
         def top(weights: dict[str, float]) -> list[tuple[str, float]]:
             return [(k, v * f) for k, v in top_k(weights, self.top_k)]

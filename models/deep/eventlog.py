@@ -3,8 +3,9 @@
 The trainer reads the log itself (not the worker's tables): the log is the one complete, replayable
 record, and reading it needs no running worker. Events are grouped by ``(user, session_id)`` when the
 shop sends a session id, otherwise a user's gap of ``inactivity_ms`` starts a new session; items keep
-the order of their timestamps. Invalid records are skipped (the worker sends them to the dead-letter
-topic; the trainer has nothing to add).
+the order of their timestamps. A record is one event or a pack of them (contracts/packs.py: Freshrec's
+own producers send packs). Invalid events are skipped (the worker sends them to the dead-letter topic;
+the trainer has nothing to add).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from contracts.events import Event, EventError, decode_event
+from contracts.packs import is_pack, split_pack
 
 POLL_MS = 500
 
@@ -24,10 +26,27 @@ class LogSlice:
     sessions: list[list[str]]
     events: int
     end_offsets: dict[int, int]
+    first_ts: int | None = None   # event times (ms) of the oldest and newest event read
+    last_ts: int | None = None
 
     @property
     def end(self) -> int:
         return sum(self.end_offsets.values())
+
+
+def decode_record(value: bytes) -> list[Event]:
+    """The valid events of one record, a single event or a pack; the invalid ones are dropped."""
+    try:
+        parts = split_pack(value) if is_pack(value) else [value]
+    except EventError:
+        return []
+    out = []
+    for raw in parts:
+        try:
+            out.append(decode_event(raw))
+        except EventError:
+            pass
+    return out
 
 
 def sessions_from_events(events: Iterable[Event], inactivity_ms: int) -> list[list[str]]:
@@ -111,16 +130,15 @@ class EventLog:
                         if rec.offset >= end[tp]:
                             continue
                         done += 1
-                        try:
-                            events.append(decode_event(rec.value))
-                        except EventError:
-                            pass
+                        events.extend(decode_record(rec.value))
                 for tp in list(remaining):
                     if consumer.position(tp) >= end[tp]:
                         remaining.discard(tp)
                 if on_progress is not None:
                     on_progress(done, total)
+            times = [e.ts for e in events]
             return LogSlice(sessions_from_events(events, inactivity_ms), len(events),
-                            {tp.partition: end[tp] for tp in parts})
+                            {tp.partition: end[tp] for tp in parts}, min(times, default=None),
+                            max(times, default=None))
         finally:
             consumer.close()

@@ -6,6 +6,11 @@ from the *published* one (a rejected version never seeds the next), writes the a
 when ``min_events`` new records are in the log, or when ``interval_s`` passed and at least one arrived.
 The log end each version was trained to is stored in its metrics, so a restarted trainer does not
 retrain on a log it has already seen.
+
+With a ``retuner`` (issue 19), each round first re-runs the stream model's selection on the newest
+sessions of the same log (models/selection/retune.py) and publishes a tuning configuration beside the
+deep artifact when it beats the running one on the validation slice; workers hot-swap it
+(streams/tuning_swap.py). It runs before training, so a round stopped during training still publishes it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.artifacts import METRICS, VERSIONS, ArtifactError, current_version
+from contracts.artifacts import METRICS, VERSIONS, ArtifactError, TuningError, current_version
 from models.deep.artifact import publish
 from models.deep.eventlog import EventLog
 from models.deep.recommender import DeepRecommender
@@ -42,6 +47,7 @@ class Round:
     log_end: int
     validation: dict
     seconds: float
+    tuning: dict | None = None   # the re-tune's Decision.as_dict(), when the trainer re-tunes
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -50,7 +56,8 @@ class Round:
 class Trainer:
     def __init__(self, log_reader: EventLog, store: str | Path, model_factory: Callable[[], DeepRecommender], *,
                  interval_s: float = 3600.0, min_events: int = 100_000, poll_s: float = 10.0,
-                 inactivity_ms: int = 1_800_000, max_events: int | None = None, since_ms: int | None = None):
+                 inactivity_ms: int = 1_800_000, max_events: int | None = None, since_ms: int | None = None,
+                 retuner=None, half_life_s: float | None = None):
         self.log_reader = log_reader
         self.store = Path(store)
         self.model_factory = model_factory
@@ -60,6 +67,8 @@ class Trainer:
         self.inactivity_ms = inactivity_ms
         self.max_events = max_events
         self.since_ms = since_ms
+        self.retuner = retuner        # models.selection.retune.Retuner, or None: no re-tune
+        self.half_life_s = half_life_s  # the items side's co-visitation half-life until a configuration sets one
         self.stop_event = threading.Event()
         self.trained_end = self._published_log_end()
         self.last_round = float("-inf")
@@ -91,6 +100,7 @@ class Trainer:
         if usable < 2:
             return Round(None, False, f"only {usable} sessions with 2+ items in the log; waiting for more",
                          "-", logs.events, len(logs.sessions), logs.end, {}, time.perf_counter() - start)
+        tuning = self.retune(logs) if self.retuner is not None else None
         model = self.model_factory()
 
         def on_batch(done: int, total: int) -> None:
@@ -107,7 +117,27 @@ class Trainer:
         version_dir = model.save(self.store)
         result = publish(self.store, version_dir)
         return Round(version_dir.name, result.published, result.reason, how, logs.events, len(logs.sessions),
-                     logs.end, dict(model.validation), time.perf_counter() - start)
+                     logs.end, dict(model.validation), time.perf_counter() - start, tuning)
+
+    def retune(self, logs) -> dict:
+        """Re-run the stream model's selection on ``logs`` and publish if the rule says so."""
+        from models.selection.retune import publish, running_config
+
+        try:
+            running = running_config(self.store)
+        except (TuningError, OSError) as exc:
+            log.warning("published tuning configuration unreadable (%s); comparing with the worker settings", exc)
+            running = None
+        try:
+            decision = self.retuner.run(logs.sessions, running, created=time.time(), half_life_s=self.half_life_s,
+                                        data={"events": logs.events, "log_end": logs.end,
+                                              "first_ts": logs.first_ts, "last_ts": logs.last_ts})
+        except ValueError as exc:   # too few sessions or validation cases: nothing to choose on yet
+            log.warning("re-tune skipped: %s", exc)
+            return {"published": False, "reason": f"no selection: {exc}"}
+        publish(self.store, decision)
+        log.info("tuning %s: %s", decision.config.version, decision.reason)
+        return decision.as_dict()
 
     def run(self, on_round: Callable[[Round], None], max_rounds: int | None = None,
             on_progress: Callable[[str, int, int], None] | None = None) -> int:

@@ -56,10 +56,15 @@ def trainer(
     topic: str | None = typer.Option(None, "--topic", **_env("TOPIC_EVENTS"), help="Events topic to read"),
     dim: int = typer.Option(64, "--dim", min=8, help="Embedding and hidden width (a change means a cold start)"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (the machine is shared: keep it low)"),
+    tune: bool | None = typer.Option(None, "--tune/--no-tune", **_env("TRAINER_TUNE"),
+                                     help="Each round also re-runs the stream model's selection on the newest "
+                                          "sessions of the log and publishes a tuning configuration beside the deep "
+                                          "artifact when it beats the running one (workers apply it)"),
     once: bool = typer.Option(False, "--once", help="Run one round now and exit (a `train` from the Kafka log)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON line per round"),
 ) -> None:
-    """Retrain the deep session model from the Kafka event log, warm-started, publishing only if not worse.
+    """Retrain the deep session model from the Kafka event log, warm-started, publishing only if not worse;
+    and re-tune the stream model's settings on the same log (--tune, the default).
 
     Runs until SIGTERM or Ctrl-C (a round in progress stops between batches and writes nothing).
     Example: freshrec trainer --interval-min 30 --min-events 50000
@@ -73,13 +78,21 @@ def trainer(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     since_ms = parse_since(since)
+    retuner = None
+    if settings.trainer_tune if tune is None else tune:
+        from models.recommender import from_settings as stream_from_settings
+        from models.selection.retune import Retuner
+
+        # The model as the worker runs it (page rules, the operator's co-visitation settings).
+        retuner = Retuner(stream_from_settings(settings), max_sessions=settings.tuning_max_sessions)
     n_epochs = epochs or settings.trainer_epochs
     loop = Trainer(EventLog.from_settings(settings, topic), store or settings.resolved_deep_store,
                    lambda: DeepRecommender(epochs=n_epochs, dim=dim, threads=threads),
                    interval_s=60.0 * (interval_min or settings.trainer_interval_min),
                    min_events=min_events or settings.trainer_min_events, poll_s=poll_s or settings.trainer_poll_s,
                    inactivity_ms=int(settings.session_inactivity_s * 1000),
-                   max_events=max_events or settings.trainer_max_events, since_ms=since_ms)
+                   max_events=max_events or settings.trainer_max_events, since_ms=since_ms,
+                   retuner=retuner, half_life_s=settings.covis_half_life_s)
     console = Console(stderr=True, quiet=as_json)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: loop.stop())
@@ -93,6 +106,8 @@ def trainer(
         word = "published" if r.published else "kept current"
         console.print(f"{r.version or 'no version'}: {word} ({r.reason}); {r.start}; {r.events} events, "
                       f"{r.sessions} sessions, validation {r.validation}, {r.seconds:.0f}s")
+        if r.tuning:
+            console.print(f"tuning {r.tuning.get('version', '-')}: {r.tuning['reason']}", markup=False)
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=as_json) as bar:

@@ -38,10 +38,16 @@ def _selection_line(result: EvalResult) -> str:
     sel = result.selection
     if not sel:
         return ""
+    retunes = sel.get("retunes", [])
+    line = (f"  re-tuned {len(retunes)} times on the log seen so far, {sum(bool(r.get('published')) for r in retunes)} "
+            f"published") if retunes else ""
+    if "validation" not in sel:
+        return line
     v, d = sel["validation"], sel["defaults_validation"]
-    return (f"  selected on validation ({sel['cases']} cases, {sel['candidates']} candidates, {sel['seconds']:.0f}s): "
-            f"{json.dumps(sel['chosen'])} HR {v['hr']:.2f} MRR {v['mrr']:.2f} vs defaults HR {d['hr']:.2f} "
-            f"MRR {d['mrr']:.2f}")
+    chosen = (f"  selected on validation ({sel['cases']} cases, {sel['candidates']} candidates, {sel['seconds']:.0f}s): "
+              f"{json.dumps(sel['chosen'])} HR {v['hr']:.2f} MRR {v['mrr']:.2f} vs defaults HR {d['hr']:.2f} "
+              f"MRR {d['mrr']:.2f}")
+    return f"{line}\n{chosen}" if line else chosen
 
 
 #: How a model is driven besides directly: ``freshrec`` registers "worker" (streams/worker_path.py),
@@ -93,7 +99,10 @@ def evaluate(
                              help="model: learn_one and recommend_many on the model itself; worker: as "
                                   "`freshrec worker` drives it (co-visitation counted on an item side with the "
                                   "worker's settings, reaching the model as published neighbour lists every "
-                                  "FRESHREC_NEIGHBORS_PUBLISH_S of event time); prequential mode only"),
+                                  "FRESHREC_NEIGHBORS_PUBLISH_S of event time), with the trainer's re-tunes on the "
+                                  "log seen so far on its schedule in event time (FRESHREC_TRAINER_TUNE, "
+                                  "FRESHREC_TRAINER_MIN_EVENTS, FRESHREC_TRAINER_INTERVAL_MIN; --json lists them "
+                                  "under selection.retunes); prequential mode only"),
     select: bool = typer.Option(True, "--select/--no-select",
                                 help="Models with a search space choose their settings in fit, on the newest 10% "
                                      "of the training sessions (--json reports the choice under 'selection'); "

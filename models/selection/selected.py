@@ -125,6 +125,21 @@ class Selected(Estimator):
 
     def fit(self, sessions: Sequence[Sequence[str]]) -> None:
         sessions = list(sessions)
+        selection, shared = self._select(sessions)
+        self.model = build(self.factory, self.params_of(selection.chosen), shared)
+        self.model.fit(sessions)
+        self.selection = selection
+
+    def select(self, sessions: Sequence[Sequence[str]]) -> Selection:
+        """Only the choice, without the refit: what a production re-tune publishes (models/selection/retune.py),
+        where the worker, not this object, holds the model the settings are applied to."""
+        return self._select(list(sessions))[0]
+
+    def params_of(self, chosen: Params) -> Params:
+        """Every keyword the factory gets for ``chosen`` (dotted keys expanded onto the fixed ones)."""
+        return {**self.fixed, **expand(chosen, self.factory(**self.fixed))}
+
+    def _select(self, sessions: list[Sequence[str]]) -> tuple[Selection, object]:
         cut = validation_slice(sessions, self.fraction)
         template = self.factory(**self.fixed)
         fit_shared = getattr(template, "fit_shared", None)
@@ -136,9 +151,7 @@ class Selected(Estimator):
         selection.rule = RULE if self.fraction == 0.1 else RULE.replace("10%", f"{100 * self.fraction:g}%")
         selection.validation_sessions, selection.validation_start = len(cut.tail), cut.start
         selection.training_sessions = len(sessions)
-        self.model = build(self.factory, {**self.fixed, **expand(selection.chosen, template)}, shared)
-        self.model.fit(sessions)
-        self.selection = selection
+        return selection, shared
 
     def learn_one(self, session: Session, interaction: Interaction) -> None:
         self.model.learn_one(session, interaction)

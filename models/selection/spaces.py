@@ -42,3 +42,8 @@ STREAM = {
 # The hybrid shares one trained deep network among all its candidates (HybridRecommender.fit_shared), so
 # it can search the stream's settings with the deep weight at the cost of stream fits only.
 HYBRID = {**STREAM, "deep_weight": [0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]}
+
+# A production re-tune (models/selection/retune.py) also chooses how many neighbours the items side keeps
+# per item: pruning changes what is learned (one fit per distinct value), and in the worker it is the
+# items side's, so the published configuration must carry it there.
+STREAM_LIVE = {**STREAM, "top_k": [50, 100, 200, 500]}

@@ -30,6 +30,9 @@ def isolated_overrides(unique: str, app_prefix: str, key_prefix: str) -> dict[st
         "FRESHREC_WORKER_WEB_PORT": "0",
         "FRESHREC_NEIGHBORS_PUBLISH_S": "0.5",
         "FRESHREC_WORKER_ITEM_TAKE_MS": "50",
+        # The default deep store is shared by every deployment on the machine: a tuning configuration a
+        # trainer published there would change every test's lists. Tests of the swap set their own store.
+        "FRESHREC_TUNING_POLL_S": "0",
     }
 
 

@@ -17,6 +17,9 @@ class Harness:
     """A worker built in process (store memory://) with its Kafka outputs and Redis replaced by fakes."""
 
     def __init__(self, unique: str, recommender=None, **overrides):
+        # No tuning swaps unless a test asks: the default store is shared by everything on the machine,
+        # and a configuration a trainer published there would change these tests' lists.
+        overrides.setdefault("tuning_poll_s", 0.0)
         settings = Settings(worker_app_id=f"ft-{unique}", redis_prefix="ft:", worker_take_ms=2.0, **overrides)
         self.recommender = recommender if recommender is not None else MinimalRecommender()
         self.crashes: list[tuple[str, Exception]] = []  # what would have ended the worker process
