@@ -166,15 +166,20 @@ class TuningConfig:
     model: str = "stream"
 
     def to_json(self) -> dict:
-        return {"format": TUNING_FORMAT, "kind": TUNING_KIND, "model": self.model, "version": self.version,
-                "created": self.created, "rule": self.rule,
-                "settings": {"scoring": self.scoring, "covis": self.covis},
-                "validation": self.validation, "data": self.data, "search": self.search}
+        """A fresh object (a copy: changing it never changes this configuration)."""
+        return json.loads(json.dumps(
+            {"format": TUNING_FORMAT, "kind": TUNING_KIND, "model": self.model, "version": self.version,
+             "created": self.created, "rule": self.rule, "settings": {"scoring": self.scoring, "covis": self.covis},
+             "validation": self.validation, "data": self.data, "search": self.search}))
 
     @classmethod
     def from_json(cls, obj: object, where: str = "tuning configuration") -> TuningConfig:
         if not isinstance(obj, dict):
             raise TuningError(f"{where}: expected a JSON object")
+        try:
+            obj = json.loads(json.dumps(obj))   # a copy, and only what JSON can hold
+        except (TypeError, ValueError) as exc:
+            raise TuningError(f"{where}: not JSON data ({exc})") from None
         if obj.get("format") != TUNING_FORMAT or obj.get("kind") != TUNING_KIND:
             raise TuningError(f"{where}: format {obj.get('format')!r} / kind {obj.get('kind')!r}, this code reads "
                               f"format {TUNING_FORMAT} of kind {TUNING_KIND!r}")

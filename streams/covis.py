@@ -257,6 +257,9 @@ class CovisPolicy:
     def apply(self, stats: ItemStats, delta: ItemDelta) -> None:
         if not stats.base:
             stats.base = delta.ts
+        if stats.ts and self.row_half_life(stats) != self.half_life_ms:
+            self._rebase(stats)   # before this delta moves the row's time on
+        stats.half_life_ms = self.half_life_ms
         ts = max(stats.ts, delta.ts)
         # Popularity decays on its own (faster) clock: trending is about the last hours.
         if stats.ts:
@@ -265,9 +268,6 @@ class CovisPolicy:
         # then the same whatever the order or cut of the windows.
         stats.popularity += delta.views * decay_factor(ts - delta.ts, self.popularity_half_life_ms)
         stats.ts = ts
-        if self.row_half_life(stats) != self.half_life_ms:
-            self._rebase(stats)
-        stats.half_life_ms = self.half_life_ms
         exp = (delta.ts - stats.base) / self.half_life_ms
         if exp > _RESCALE_EXP:
             self._rescale(stats, delta.ts)
@@ -280,8 +280,8 @@ class CovisPolicy:
 
     def _rebase(self, stats: ItemStats) -> None:
         # Forward-decayed weights mean "weight at ``base``" only under the half-life they were stored
-        # with: turn them into plain weights at the row's newest time under that one, and store them
-        # from there on under the policy's (the row's age then decays at the new rate).
+        # with: turn them into plain weights at the row's last update under that one (the change came
+        # after it), and store them from there on under the policy's, which decays the time since.
         f = decay_factor(max(stats.ts - stats.base, 0), self.row_half_life(stats))
         stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
         stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
