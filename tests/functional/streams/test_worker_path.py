@@ -75,3 +75,55 @@ def test_a_registered_model_is_driven_sharded_through_its_selection_wrapper():
     assert path.adapter.sharded
     path.fit([["a", "b", "c"], ["a", "b"], ["b", "c"]] * 20)  # a selection builds a new model instance
     assert path.adapter.sharded and path.recommender is path.outer.model
+
+
+def test_the_worker_path_replays_the_trainers_re_tunes_on_the_past_only():
+    """`--path worker` re-runs the selection on the trainer's schedule in event time, on the sessions
+    learned so far, and applies a published configuration to the model and the item side."""
+    from tests.unit.models.selection.conftest import walk_sessions
+
+    from models.selection import Budget
+
+    # The trainer's schedule: a round at the first event, then every 600 events (the interval is
+    # never reached on this clock).
+    settings = Settings(trainer_min_events=600, trainer_interval_min=1e6, covis_half_life_s=3600.0)
+    model = StreamRecommender(page_rules=False, weights={"covisit": 1.0, "repeat": 0.0, "trending": 0.01})
+    path = WorkerPath.from_settings(model, settings)
+    path.retunes.retuner.budget = Budget(candidates=6, min_cases=60, eta=2)
+    learned: list[tuple[str, str]] = []
+    seen_at_round: list[int] = []
+    run = path.retunes.run
+
+    def watched(ts, half_life_s):
+        # Everything the re-tune reads was learned before (it is the log seen so far, nothing later).
+        logged = sum(map(len, path.retunes.log.values()))
+        assert logged == len(learned)
+        seen_at_round.append(logged)
+        return run(ts, half_life_s)
+
+    path.retunes.run = watched
+    ts = 1_796_765_400_000
+    for n, items in enumerate(walk_sessions(300, repeat_p=0.6, seed=4)):
+        session = Session(user_id=f"s{n}")
+        for item in items:
+            ts += 1000
+            interaction = Interaction(item=item, ts=ts)
+            learned.append((session.user_id, item))
+            path.learn_one(session, interaction)
+            session.interactions.append(interaction)
+        ts += 60_000
+    rounds = path.retunes.rounds
+    assert seen_at_round[0] == 1 and seen_at_round[1:] == [601 + 600 * i for i in range(len(seen_at_round) - 1)]
+    assert len(rounds) == len(seen_at_round) - 1   # the first round waits for two sessions, as the trainer's
+    published = [r for r in rounds if r["published"]]
+    assert published, rounds   # running settings that ignore repeats on a repeat-heavy log lose
+    config = path.retunes.running
+    assert config.version == published[-1]["version"]
+    assert model.weights == config.scoring["weights"] and model.weights["repeat"] > 0
+    assert (model.covisit.window, path.policy.top_k) == (config.covis["window"], config.covis["top_k"])
+    assert path.policy.half_life_ms == 3_600_000.0   # carried from the worker's settings, not searched
+    assert path.selection.to_json()["retunes"] == rounds   # what --json reports
+
+    untuned = WorkerPath.from_settings(StreamRecommender(), Settings(trainer_tune=False))
+    untuned.learn_one(Session(user_id="a"), Interaction(item="x", ts=ts))
+    assert untuned.retunes.retuner is None and untuned.selection is None

@@ -32,3 +32,15 @@ def test_seed_network_copies_old_rows_and_keeps_new_rows_fresh():
     for name, value in want.items():
         if name != GROWING:
             assert torch.equal(got[name], value), name
+
+
+def test_a_record_is_one_event_or_a_pack_and_invalid_events_are_dropped():
+    # Freshrec's producers send packs (contracts/packs.py); the trainer once dropped every packed record.
+    from contracts.events import encode_event
+    from contracts.packs import encode_pack
+    from models.deep.eventlog import decode_record
+
+    a, b = ev(1, "u", "x", 1_796_765_400_000), ev(2, "u", "y", 1_796_765_401_000)   # valid times
+    assert decode_record(encode_event(a)) == [a]
+    assert decode_record(encode_pack([encode_event(a), b'{"bad": 1}', encode_event(b)])) == [a, b]
+    assert decode_record(b"[1, 2]") == [] and decode_record(b"not json") == []

@@ -131,3 +131,16 @@ def test_the_guard_catches_a_fit_that_reads_the_test_cases():
     data = StrData("generated", walk_sessions(20, repeat_p=0.0), Guarded([], fitting), cases, 60)
     with pytest.raises(LeakedTestData):
         evaluate(model, data, mode="offline", k=5)
+
+
+def test_the_production_re_tune_fails_when_handed_test_sessions():
+    # The trainer's path (models/selection/retune.py): the newest sessions of the log are its validation
+    # slice, so test sessions among them are read, and the sentinel fails the re-tune.
+    from models.recommender import StreamRecommender
+    from models.selection import Budget
+    from models.selection.retune import Retuner
+
+    retuner = Retuner(StreamRecommender(), budget=Budget(candidates=3, min_cases=20, eta=2))
+    train = walk_sessions(100, repeat_p=0.3, seed=1)
+    with pytest.raises(LeakedTestData):
+        retuner.run(train + [Poison() for _ in range(10)], None, created=0.0)
