@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     worker_item_take_ms: float = Field(500.0, gt=0, description="Longest wait to fill an item-side window, ms")
     neighbors_publish_s: float = Field(5.0, gt=0,
                                        description="Seconds between publishing changed neighbour lists")
+    neighbors_snapshot_s: float = Field(30.0, ge=0, le=150,
+                                        description="Seconds between writes of the published lists, newest per "
+                                                    "item, to the compacted neighbors topic a starting users "
+                                                    "worker reads (it reads the 10-minute neighbour packs after "
+                                                    "it); 0 = at every publish")
 
     # --- online models and A/B (models/online/) ------------------------------------------
     ab_experiment: str = Field("", pattern=r"^[A-Za-z0-9_.\-]{0,64}$",

@@ -90,7 +90,8 @@ def _packable(key: bytes | None, value: bytes) -> bool:
 
 class LingeringPacker:
     """A :class:`PackBuffer` for callers that send one event at a time from any thread: a pack leaves
-    when full or ``linger_s`` after its first event, from a daemon thread, through ``send(record)``."""
+    when full, or, with every other open pack, ``linger_s`` after the oldest one's first event, from a
+    daemon thread, through ``send(record)``."""
 
     def __init__(self, send: Callable[[Record], None], *, max_events: int, linger_s: float,
                  max_bytes: int = 256 * 1024, clock: Callable[[], float] = time.monotonic):
@@ -143,7 +144,11 @@ class LingeringPacker:
                     self._cond.wait(wait)
                     continue
                 try:
-                    for record in self.buffer.take(older_than=self._clock() - self.linger_s):
+                    # Every partition's pack leaves with the oldest: the Kafka client ships what is
+                    # queued together in one request, where packs closing one by one, each on its own
+                    # linger, cost a request each (measured, paced at 3,000/s: 0.11 -> 0.07 CPU-ms per
+                    # event for the producer, issue #18). Younger packs only leave earlier.
+                    for record in self.buffer.take():
                         self._send(record)
                 except BaseException as exc:  # noqa: BLE001 - kept for the caller's flush to raise
                     self.error = self.error or exc

@@ -23,6 +23,7 @@ from streams.take import take_weighted, track
 from streams.tuning_swap import tuning_swapper
 from streams.topics import Topics
 from streams.watchdog import consumer_state, consuming, exit_for_supervisor
+from streams.writer import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ def register_agents(app: faust.App, settings: Settings, topics: Topics, h: Handl
         @app.timer(settings.neighbors_publish_s, name="publish-neighbors")
         async def publish_neighbors():
             await h.publish_neighbors()
+
+        @app.on_before_shutdown.connect
+        async def snapshot_on_shutdown(app, **kwargs):
+            # What a starting users worker reads first; the packs cover a crash, a stop need not rely on them.
+            await h.write_snapshot(now_ms())
         registered.update({"item-updates": item_updates, "catalog": catalog, "publish-neighbors": publish_neighbors})
 
     @app.timer(STATS_FLUSH_S, name="flush-stats")

@@ -46,6 +46,8 @@ class Handlers(UserSide, ItemSide, CatalogSide, Reporting):
         self._first_window_ms: int | None = None
         self._pending_neighbors: dict[str, bytes | None] = {}  # item -> newest list not yet applied
         self._nb_version: dict[str, int] = {}  # item -> publish ms of the newest list applied or queued
+        self._snapshot: dict[str, bytes] = {}  # item -> newest published list not yet in the compacted topic
+        self._snapshot_at = 0  # when the last snapshot was written, ms
         self.publish_filter = PublishFilter(settings.rec_k)  # which changed lists are worth republishing
         self._unsaved: dict[str, bytes | None] = {}  # user -> session row waiting for its window's acks
         self._saving: deque[asyncio.Future] = deque()  # the windows' row writes, oldest first

@@ -85,7 +85,7 @@ class ItemSide:
         if not self.dirty_items:
             return 0
         dirty, self.dirty_items = self.dirty_items, set()
-        table, neighbors = self.tables.item_stats, self.topics.neighbors
+        table, snapshot = self.tables.item_stats, self._snapshot
         keys, k = self.writer.keys, self.settings.rec_k
         lists, pack, pack_bytes = [], {}, 0
         write_ts = now_ms()
@@ -98,8 +98,7 @@ class ItemSide:
             if not self.publish_filter.worth(item, nb, write_ts):
                 continue
             nb.published = write_ts
-            value = pack[item] = encode(nb)
-            await neighbors.send(key=item.encode(), value=value)
+            value = pack[item] = snapshot[item] = encode(nb)
             pack_bytes += len(value) + len(item)
             self.apply_neighbors(item, nb, write_ts)
             lists.append((keys.item_recs(item), self.item_list(item, nb, k, write_ts)))
@@ -116,7 +115,26 @@ class ItemSide:
                 await asyncio.sleep(0)
         await self.send_neighbor_pack(write_ts, pack)
         published += await self.writer.write_lists(lists, self.item_ttl_ms)
+        if write_ts - self._snapshot_at >= self.settings.neighbors_snapshot_s * 1000:
+            await self.write_snapshot(write_ts)
         return published
+
+    async def write_snapshot(self, now: int) -> int:
+        """Send the lists published since the last snapshot, newest per item, to the compacted
+        ``neighbors`` topic. It is what a users worker reads when it starts, and it reads the packs
+        still in retention after it, so the topic may lag the packs by ``neighbors_snapshot_s``: a hot
+        item republished every few seconds becomes one record per snapshot, where each publish was a
+        record (a fifth of the items worker's time, issue #18). A crash loses at most one snapshot's
+        records, which the packs hold for their retention; after that, a worker starting before the
+        item's next publish gets its previous list."""
+        self._snapshot_at = now
+        pending, self._snapshot = self._snapshot, {}
+        topic = self.topics.neighbors
+        for n, (item, value) in enumerate(pending.items(), start=1):
+            await topic.send(key=item.encode(), value=value)
+            if n % PUBLISH_CHUNK == 0:
+                await asyncio.sleep(0)
+        return len(pending)
 
     async def send_neighbor_pack(self, published: int, lists: dict[str, bytes | None]) -> None:
         if lists:
@@ -193,6 +211,7 @@ class ItemSide:
         a new row."""
         self.dirty_items.discard(item)
         self.publish_filter.forget(item)
+        self._snapshot.pop(item, None)  # a pending list written after the tombstone would revive it
         if item in self.tables.item_stats:
             del self.tables.item_stats[item]
         await self.topics.neighbors.send(key=item.encode(), value=None)  # compaction drops its list

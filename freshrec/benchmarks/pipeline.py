@@ -119,9 +119,17 @@ def pipeline(
             return worker.stat(r, field)
 
         cpu_mark: list[tuple[float, int]] = []  # (worker CPU s, events done) once it is warm
+        service_mark: list[dict[str, float]] = []  # the broker's and Redis's CPU s at the same moment
+        role_mark: list[dict[str, float]] = []  # and every worker role's
         task_mark: list[int] = []  # asyncio tasks the worker had created by then
 
         roles = ("users", "items") if split else ("all",)
+
+        def role_cpu() -> dict[str, float]:
+            try:
+                return worker.cpu_s()
+            except Exception:  # noqa: BLE001 - figures are optional
+                return {}
 
         def worker_cpu() -> float | None:
             try:
@@ -143,6 +151,8 @@ def pipeline(
                     if cpu is not None:
                         cpu_mark.append((cpu, done))
                         task_mark.append(stat("tasks_created"))
+                        service_mark.append(services_cpu(settings))
+                        role_mark.append(role_cpu())
                 if worker.proc is not None and not worker.alive():
                     fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
                 if time.monotonic() > deadline:
@@ -192,6 +202,8 @@ def pipeline(
                 if (cpu := worker_cpu()) is not None:
                     cpu_mark.append((cpu, stat("events")))
                     task_mark.append(stat("tasks_created"))
+                    service_mark.append(services_cpu(settings))
+                    role_mark.append(role_cpu())
                 produce_start = int(time.time() * 1000)
                 produce_s = produce(progress, progress.add_task(f"producing at {rate:g}/s", total=n), rate)
                 expected = n + 1
@@ -203,6 +215,7 @@ def pipeline(
             task = progress.add_task("item side catching up", total=None)
             wait(item_done, "the item side to apply every item update", progress, task)
             item_caught_up_ms = int(time.time() * 1000)
+            services_end = services_cpu(settings)
         stats = {k.decode(): v.decode() for k, v in r.hgetall(stats_key).items()}
         first, last = int(stats.get("first_window_ms", 0)), int(stats.get("last_write_ms", 0))
         users = list(last_ts)
@@ -258,7 +271,13 @@ def pipeline(
                 result["events_per_cpu_s"] = round(1 / per, 1) if per > 0 else None
             if split:
                 result["items_cpu_s"] = round(cpus["items"], 2)
-                result["items_cpu_ms_per_event"] = round(cpus["items"] / n * 1000, 3)
+                # From the same warm mark as the users side: start-up and recovery are not per event.
+                base = role_mark[0].get("items", 0.0) if role_mark else 0.0
+                done = expected - cpu_mark[0][1] if cpu_mark else n
+                result["items_cpu_ms_per_event"] = round((cpus["items"] - base) / max(done, 1) * 1000, 3)
+            if service_mark and expected > cpu_mark[0][1]:
+                used = {k: v - service_mark[0].get(k, 0.0) for k, v in services_end.items()}
+                machine_budget(result, used, expected - cpu_mark[0][1], os.cpu_count() or 1)
         except Exception:  # noqa: BLE001 - figures are optional
             pass
         out.close()
@@ -271,6 +290,41 @@ def pipeline(
         for k, v in result.items():
             typer.echo(f"{k:>20}: {v}")
 
+
+
+def services_cpu(settings) -> dict[str, float]:
+    """CPU seconds so far of the local stack's processes (``freshrec stack``'s pid files): the broker
+    and Redis share the machine with the workers, so their cost per event is part of its budget. Empty
+    when the stack is someone else's (no pid files here)."""
+    import psutil
+
+    from freshrec.stack.manager import StackPaths
+
+    out: dict[str, float] = {}
+    for name, pidfile in StackPaths(settings.resolved_stack_dir).all_pids():
+        pid = pidfile.read()
+        if pid is None:
+            continue
+        try:
+            role = name.split("-")[0]  # kafka-2 and redis-cluster-0 count with their kind
+            out[role] = out.get(role, 0.0) + sum(psutil.Process(pid).cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return out
+
+
+def machine_budget(result: dict, services: dict[str, float], events: int, cpus: int) -> None:
+    """Per event, every process on the machine: the workers, the benchmark's producer, the broker and
+    Redis; and the rate at which they would fill every core (``machine_events_per_s_bound``), the
+    bound a paced run on this machine is measured against (issue #18)."""
+    for name, cpu_s in services.items():
+        result[f"{name}_cpu_ms_per_event"] = round(cpu_s / max(events, 1) * 1000, 3)
+    parts = [result.get("worker_cpu_ms_per_event"), result.get("items_cpu_ms_per_event"),
+             result.get("producer_cpu_ms_per_event"), *(result[f"{n}_cpu_ms_per_event"] for n in services)]
+    total = sum(p for p in parts if p)
+    if total > 0:
+        result["machine_cpu_ms_per_event"] = round(total, 3)
+        result["machine_events_per_s_bound"] = round(cpus * 1000 / total, 1)
 
 
 def item_side_done(worker: BenchWorker, r):

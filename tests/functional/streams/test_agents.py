@@ -103,6 +103,25 @@ async def test_item_side_decays_prunes_and_publishes_neighbours(unique):
     assert rec.items[0].reason == "viewed together with x"
 
 
+async def test_compacted_topic_gets_the_newest_list_once_per_snapshot(unique):
+    """Every publish reaches the packs; the compacted topic a starting worker reads gets each item's
+    newest list once per ``neighbors_snapshot_s``."""
+    from .conftest import Harness
+    h = Harness(unique, covis_top_k=3, neighbors_snapshot_s=60)
+    async with h.agents["item-updates"].test_context() as agent:
+        for round_, other in enumerate(["n1", "n2", "n3"]):
+            d = ItemDelta(ts=h.t0 + round_, views=1.0, similar={other: 10.0 * (round_ + 1)})
+            await agent.put(encode(DeltaBatch({"x": d})), key=b"p0")
+            await wait_for(lambda: "x" in h.handlers.dirty_items, what="item stats")
+            assert await h.handlers.publish_neighbors() == 1
+    assert len(h.out.neighbor_packs.sent) == 3
+    [first] = h.out.neighbors.sent  # the first publish after start writes a snapshot at once
+    assert decode_neighbors(first["value"]).similar[0][0] == "n1"
+    assert await h.handlers.write_snapshot(h.handlers._snapshot_at + 60_000) == 1
+    newest = decode_neighbors(h.out.neighbors.sent[-1]["value"])
+    assert len(h.out.neighbors.sent) == 2 and newest.similar[0][0] == "n3"
+
+
 async def test_catalog_items_reach_model_and_redis_and_bad_ones_dead_letter(harness):
     h = harness
     item = b'{"item_id": "i1", "title": "Red shoe", "category": ["shoes", "red"], "price": 9.5}'

@@ -90,6 +90,27 @@ def test_lingering_packer_sends_a_partial_pack_after_the_linger():
         packer.close()
 
 
+def test_lingering_packer_sends_every_open_pack_with_the_oldest():
+    sent: list = []
+    done = threading.Event()
+    now = [0.0]
+
+    def send(record):
+        sent.append(record)
+        if len(sent) == 2:
+            done.set()
+    packer = LingeringPacker(send, max_events=100, linger_s=0.05, clock=lambda: now[0])
+    try:
+        packer.add(0, b"u1", ev("u1", 1))
+        now[0] = 0.04  # partition 3's pack is younger than the linger when partition 0's is due
+        packer.add(3, b"u2", ev("u2", 2))
+        now[0] = 0.06
+        assert done.wait(5), "the flusher thread never sent the open packs"
+        assert sorted(p for p, _, _ in sent) == [0, 3]
+    finally:
+        packer.close()
+
+
 def test_lingering_packer_flush_sends_everything_now():
     sent: list = []
     packer = LingeringPacker(sent.append, max_events=100, linger_s=3600)
