@@ -79,11 +79,14 @@ class OnlineRanker(Estimator):
                 for r in self.rank_pool(pool, k)[0]]
 
     # --- learning ----------------------------------------------------------------------------
-    def learn_one(self, X: np.ndarray, positive: int, negative_rows: Sequence[int] | None = None) -> None:
+    def learn_one(self, X: np.ndarray, positive: int, negative_rows: Sequence[int] | None = None,
+                  weight: float = 1.0) -> None:
         """Learn from one choice: row ``positive`` of ``X`` was picked, the others were not.
 
         ``negative_rows`` narrows the negatives to the rows the user actually saw (an impression);
-        by default every other row of ``X`` may be drawn."""
+        by default every other row of ``X`` may be drawn. ``weight`` scales the whole choice (the
+        positive and its negatives alike, so the base rate stays one in ``negatives + 1``): a pick
+        that went on to the cart or an order counts more than a click alone."""
         model = self.model
         names = FEATURES
         pool = range(len(X)) if negative_rows is None else negative_rows
@@ -93,7 +96,7 @@ class OnlineRanker(Estimator):
         for r, y in [(positive, True), *((r, False) for r in others)]:
             row = X[r]
             nz = np.flatnonzero(row)
-            model.learn_one({names[j]: float(row[j]) for j in nz.tolist()}, y)
+            model.learn_one({names[j]: float(row[j]) for j in nz.tolist()}, y, w=weight)
         self.learned += 1
         self._w = None
 

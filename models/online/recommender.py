@@ -41,6 +41,7 @@ import numpy as np
 from contracts.events import CatalogItem
 from models.base import Candidate, Interaction, Session, candidates_many
 from models.candidates.covisit import WEEK_MS
+from models.candidates.rising import MINUTE_MS, RisingCategories
 from models.deep.source import DeepSource
 from models.online.ab import assign, kind_of
 from models.online.batch import BatchClock
@@ -49,6 +50,7 @@ from models.online.features import build_pool
 from models.online.metrics import Prequential
 from models.online.profiles import DAY_MS, ItemFacts, UserProfiles
 from models.online.ranker import OnlineRanker
+from models.online.trendslot import rising_candidates, with_trend_slot
 from models.recommender import StreamRecommender
 
 ONLINE_STATE_VERSION = 1
@@ -84,7 +86,10 @@ class OnlineRecommender(StreamRecommender):
                  mf_max_items: int = 200_000, profile_half_life_ms: float = 7 * DAY_MS,
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
-                 variants: Mapping[str, float] | None = None, batch_period_ms: int = 3_600_000, seed: int = 0):
+                 variants: Mapping[str, float] | None = None, batch_period_ms: int = 3_600_000,
+                 rising_half_life_ms: float = 2 * MINUTE_MS, rising_min_lift: float = 1.5,
+                 trend_slot: int | None = None, trend_shown: int = 6,
+                 outcome_weights: Mapping[str, float] | None = None, seed: int = 0):
         super().__init__(page_rules=page_rules, window=window, recent=recent, candidate_k=candidate_k,
                          diversity_cap=diversity_cap, top_k=top_k, half_life_ms=half_life_ms,
                          trending_half_life_ms=trending_half_life_ms)
@@ -103,6 +108,11 @@ class OnlineRecommender(StreamRecommender):
         self.experiment = experiment
         self.variants = dict(variants) if variants else {"online": 1.0}
         self.batch_period_ms = batch_period_ms
+        self.rising_half_life_ms = rising_half_life_ms
+        self.rising_min_lift = rising_min_lift
+        self.trend_slot = trend_slot
+        self.trend_shown = trend_shown
+        self.outcome_weights = dict(outcome_weights or {})
         self.seed = seed
         self._has_hybrid = any(kind_of(v) == "hybrid" for v in self.variants)
         self.batch = BatchClock(batch_period_ms, salt=f"{experiment}:batch")
@@ -113,12 +123,20 @@ class OnlineRecommender(StreamRecommender):
         self.item_facts = ItemFacts()
         self.profiles = UserProfiles(half_life_ms=profile_half_life_ms)
         self.profile = ProfileSource(self.profiles, self.trending, profile_categories)
+        # Minutes against the trending half-life (an hour in the worker): which categories are rising
+        # now, for the trend slot (models/online/trendslot.py).
+        self.rising = RisingCategories(fast_half_life_ms=rising_half_life_ms,
+                                       slow_half_life_ms=max(trending_half_life_ms or DAY_MS, 2 * rising_half_life_ms),
+                                       min_lift=rising_min_lift)
         # Empty until a deep version is swapped in (the worker's deep-swap timer); then its probability
         # is the ranker's ``score_deep`` feature and its top-K joins the pool.
         self.deep = DeepSource()
         self.prequential = Prequential(k=20)
         # user -> (items of the pushed list, their feature rows, variant)
         self._last: OrderedDict[str, tuple[list[str], np.ndarray | None, str]] = OrderedDict()
+        # user -> (item, X, its row, negative rows) of the last pick from a served list, so that the
+        # cart or order that follows it can be learned as that choice again, weighted by the outcome.
+        self._picked: OrderedDict[str, tuple[str, np.ndarray, int, list[int] | None]] = OrderedDict()
         self._events = 0
 
     @property
@@ -159,11 +177,36 @@ class OnlineRecommender(StreamRecommender):
                 pos = -1
             self.prequential.record(variant, pos + 1 if pos >= 0 else 0)
             if X is not None and pos >= 0 and pos < len(X):
-                self.online_ranker.learn_one(X, pos, shown_rows(items, interaction.shown, pos))
+                negatives = shown_rows(items, interaction.shown, pos)
+                self.online_ranker.learn_one(X, pos, negatives)
+                if self.outcome_weights:
+                    self._picked[user] = (interaction.item, X, pos, negatives)
+                    self._picked.move_to_end(user)
+                    if len(self._picked) > self.cache_users:
+                        self._picked.popitem(last=False)
+        self._learn_outcome(user, interaction)
         self.item_facts.learn_one(interaction)
+        self.rising.learn_category(self.trending.category_of.get(interaction.item), interaction)
         self.profiles.learn_one(user, interaction, self.item_facts)
         if self.mf is not None:
             self.mf.learn_one(user, interaction.item)
+
+    def _learn_outcome(self, user: str, interaction: Interaction) -> None:
+        """A cart or order of the item last picked from our list: that choice again, weighted.
+
+        The click alone teaches what gets clicked; under the shop's judge (and in shops) what gets
+        clicked is not what gets bought (accessories that fit the page are clicked, main products in
+        the session's intent are bought), so the ranker would trade orders for clicks."""
+        weight = self.outcome_weights.get(interaction.type)
+        if not weight:
+            return
+        picked = self._picked.get(user)
+        if picked is None or picked[0] != interaction.item:
+            return
+        _, X, pos, negatives = picked
+        self.online_ranker.learn_one(X, pos, negatives, weight=weight)
+        if interaction.type == "order":
+            del self._picked[user]  # one order per pick; a cart may still follow a cart
 
     def learn_item(self, item: CatalogItem) -> None:
         super().learn_item(item)
@@ -191,24 +234,44 @@ class OnlineRecommender(StreamRecommender):
             if kind == "online" and not self._has_hybrid:
                 kind = "hybrid"
             groups.setdefault(kind, []).append(i)
+        slot = self._trend_slot(k) if groups else None
         for kind, idx in groups.items():
             batch = [scored[i] for i in idx]
             if kind == "fusion":
                 ranked = super().recommend_many(batch, k)
             elif kind == "popular":
-                ranked = [list(self.trending.top(k)) for _ in batch]
+                # Trending in the categories of the session (the product on screen first), then overall.
+                ranked = [self.rules.apply(s, self.trending.candidates(s, k + 5), k, self.facts) for s in batch]
             else:
-                ranked = self._recommend_online(batch, k, [variants[i] for i in idx], deep=kind == "hybrid")
+                ranked = self._recommend_online(batch, k, [variants[i] for i in idx], deep=kind == "hybrid",
+                                                slot=slot)
                 for i, recs in zip(idx, ranked):
                     out[i] = recs
                 continue
-            for i, recs in zip(idx, ranked):
+            for i, session, recs in zip(idx, batch, ranked):
+                recs = slot(session, recs) if slot is not None else recs
                 out[i] = recs
                 self._remember(sessions[i].user_id, [c.item for c in recs], None, variants[i])
         return out
 
+    def _trend_slot(self, k: int):
+        """``(session, list) -> list`` with the trend slot, or ``None`` (off, or nothing rising now)."""
+        if self.trend_slot is None:
+            return None
+        cats = {c for c, _ in self.rising.rising()}
+        if not cats:
+            return None
+        rising = rising_candidates(self.rising, self.trending, k)
+        category_of = self.facts.category_of
+
+        def apply(session: Session, ranked: list[Candidate]) -> list[Candidate]:
+            allowed = self.rules.apply(session, rising, len(rising), self.facts)
+            return with_trend_slot(ranked, allowed, category_of, cats, slot=self.trend_slot, shown=self.trend_shown,
+                                   k=k)
+        return apply
+
     def _recommend_online(self, sessions: Sequence[Session], k: int, variants: list[str],
-                          deep: bool = True) -> list[list[Candidate]]:
+                          deep: bool = True, slot=None) -> list[list[Candidate]]:
         ck = max(self.candidate_k, k)
         per_source = {name: candidates_many(src, sessions, k if src is self.trending else ck)
                       for name, src in self.sources.items() if self.weights.get(name, 0.0) > 0}
@@ -230,6 +293,8 @@ class OnlineRecommender(StreamRecommender):
                 ranked = [Candidate(pool.items[r], float(scores[r]), pool.best[r].reason, pool.best[r].source)
                           for r in rows]
                 kept = self.rules.apply(session, ranked, k, self.facts)
+            if slot is not None:
+                kept = slot(session, kept)
             out.append(kept)
             # Remember what was pushed (after rules), with the feature rows of those items.
             pushed = {c.item for c in kept[: self.cache_depth]}
@@ -265,7 +330,8 @@ class OnlineRecommender(StreamRecommender):
         return {"version": ONLINE_STATE_VERSION, "ranker": self.online_ranker.state_dict(),
                 "mf": self.mf.state_dict() if self.mf is not None else None,
                 "item_facts": self.item_facts.state_dict(), "profiles": self.profiles.state_dict(),
-                "prequential": self.prequential.totals, "events": self._events}
+                "prequential": self.prequential.totals, "events": self._events,
+                "batch": self.batch.state_dict(), "rising": self.rising.state_dict()}
 
     def load_online_state_dict(self, online: dict) -> None:
         if online.get("version") != ONLINE_STATE_VERSION:
@@ -277,6 +343,12 @@ class OnlineRecommender(StreamRecommender):
         self.profiles.load_state_dict(online["profiles"])
         self.prequential.totals = {v: dict(r) for v, r in online["prequential"].items()}
         self._events = online["events"]
+        # Checkpoints written before these were kept start them empty: a batch user then gets one
+        # early refresh, and the rising categories need a few minutes of events.
+        if "batch" in online:
+            self.batch.load_state_dict(online["batch"])
+        if "rising" in online:
+            self.rising.load_state_dict(online["rising"])
         self._last.clear()
 
 
@@ -308,4 +380,8 @@ def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
                              mf_max_users=s.online_mf_max_users, mf_max_items=s.online_mf_max_items,
                              experiment=s.ab_experiment or None,
                              variants=parse_shares(s.ab_variants) if s.ab_experiment else None,
-                             batch_period_ms=int(s.ab_batch_period_s * 1000))
+                             batch_period_ms=int(s.ab_batch_period_s * 1000),
+                             rising_half_life_ms=s.trending_rising_half_life_s * 1000.0,
+                             rising_min_lift=s.trending_rising_lift,
+                             trend_slot=s.online_trend_slot if s.online_trend_slot >= 0 else None,
+                             outcome_weights={"cart": s.online_cart_weight, "order": s.online_order_weight})

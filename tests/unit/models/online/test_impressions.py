@@ -19,8 +19,9 @@ class Recorder:
         self.seen: list[tuple[int, bool]] = []
         self.weights: dict[str, float] = {}
 
-    def learn_one(self, x: dict, y: bool) -> None:
+    def learn_one(self, x: dict, y: bool, w: float = 1.0) -> None:
         self.seen.append((int(round(x[FEATURES[0]])), y))   # row id stored in the first column
+        self.w = w
 
 
 def ranker_with_recorder(negatives: int = 4) -> tuple[OnlineRanker, Recorder]:
@@ -64,8 +65,9 @@ def fitted() -> tuple[OnlineRecommender, Session, list[str]]:
 def spy(rec: OnlineRecommender) -> list:
     calls = []
     learn = rec.online_ranker.learn_one
-    rec.online_ranker.learn_one = lambda X, pos, negative_rows=None: (calls.append((pos, negative_rows)),
-                                                                      learn(X, pos, negative_rows))
+    rec.online_ranker.learn_one = lambda X, pos, negative_rows=None, weight=1.0: (
+        calls.append((pos, negative_rows) if weight == 1.0 else (pos, negative_rows, weight)),
+        learn(X, pos, negative_rows, weight))
     return calls
 
 
@@ -90,3 +92,29 @@ def test_the_worker_hands_the_events_shown_items_to_the_model():
                   shown=["a", "b"])
     assert to_interaction(click).shown == ["a", "b"]
     assert to_interaction(Event(event_id="f", ts=1, user_id="u", type="view", item_id="b")).shown is None
+
+
+def test_a_cart_and_an_order_of_the_picked_item_learn_that_choice_again_weighted():
+    rec, session, items = fitted()
+    rec.outcome_weights = {"cart": 2.0, "order": 4.0}
+    calls = spy(rec)
+    picked = items[1]
+    rec.learn_online(session, Interaction(picked, "click", 2000, shown=[items[3], picked, items[0]]))
+    rec._last.pop("u")  # the worker's next list is of the picked item's page: it is not in it
+    rec.learn_online(session, Interaction(items[0], "cart", 2500))     # another item: nothing
+    rec.learn_online(session, Interaction(picked, "cart", 3000))
+    rec.learn_online(session, Interaction(picked, "order", 4000))
+    rec.learn_online(session, Interaction(picked, "order", 5000))      # one order per pick
+    assert calls == [(1, [3, 0]), (1, [3, 0], 2.0), (1, [3, 0], 4.0)]
+
+
+def test_outcomes_off_by_default_and_the_weight_reaches_river():
+    rec, session, items = fitted()
+    calls = spy(rec)
+    rec.learn_online(session, Interaction(items[1], "click", 2000))
+    rec._last.pop("u")
+    rec.learn_online(session, Interaction(items[1], "order", 3000))
+    assert [c[0] for c in calls] == [1]
+    ranker, recorder = ranker_with_recorder()
+    ranker.learn_one(rows(3), 0, weight=3.0)
+    assert recorder.w == 3.0

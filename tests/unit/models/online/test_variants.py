@@ -50,9 +50,11 @@ def test_each_arm_serves_its_kind_of_list():
     last_ts = events[-1][1].ts
     sessions = [Session(u, [Interaction(events[-1][1].item, "view", last_ts)]) for u in users]
     lists = dict(zip(users, rec.recommend_many(sessions, 10)))
-    trending = [c.item for c in rec.trending.top(10)]
-    for u in by_kind["popular"]:
-        assert [c.item for c in lists[u]] == trending
+    for u, s in zip(users, sessions):  # popular: trending in the session's categories, then overall
+        if u in by_kind["popular"]:
+            want = rec.rules.apply(s, rec.trending.candidates(s, 15), 10, rec.facts)
+            assert [c.item for c in lists[u]] == [c.item for c in want]
+            assert {c.source for c in lists[u]} == {"trending"}
     for u in by_kind["batch"]:  # scored once at this boundary ...
         assert lists[u] is not None
     again = dict(zip(users, rec.recommend_many(sessions, 10)))
@@ -77,3 +79,44 @@ def test_single_arm_online_is_unchanged():
     a = OnlineRecommender(page_rules=False)
     b = OnlineRecommender(page_rules=False, experiment="x", variants={"online": 1})
     assert replay(a, items, events) == replay(b, items, events)
+
+
+def test_batch_refreshes_and_rising_categories_survive_a_checkpoint():
+    import pickle
+
+    rec, events = _trained(VARIANTS)
+    users = sorted({u for u, _ in events})
+    batch_users = [u for u in users if rec.variant_of(u) == "batch"]
+    last_ts = events[-1][1].ts
+    sessions = [Session(u, [Interaction(events[-1][1].item, "view", last_ts)]) for u in batch_users]
+    assert all(x is not None for x in rec.recommend_many(sessions, 10))
+    restored = OnlineRecommender(page_rules=False, experiment="exp", variants=VARIANTS, batch_period_ms=HOUR)
+    restored.load_online_state_dict(pickle.loads(pickle.dumps(rec.online_state_dict())))
+    # refreshed before the restart: no second refresh within the period after it
+    assert restored.recommend_many(sessions, 10) == [None] * len(sessions)
+    assert restored.rising.state_dict() == rec.rising.state_dict()
+    old = rec.online_state_dict()
+    del old["batch"], old["rising"]  # a checkpoint written before they were kept still loads
+    OnlineRecommender(page_rules=False).load_online_state_dict(old)
+
+
+def test_the_trend_slot_shows_a_rising_category_in_per_event_lists_only_while_one_rises():
+    rec, events = _trained({"online": 1, "fusion": 1})
+    rec.trend_slot = 1
+    users = sorted({u for u, _ in events})
+    last = events[-1][1]
+    sessions = [Session(u, [Interaction(last.item, "view", last.ts)]) for u in users]
+    assert rec.rising.rising() == []  # steady synthetic traffic
+    before = rec.recommend_many(sessions, 10)
+    cats = sorted(set(rec.trending.category_of.values()))
+    hot = next(c for c in cats if rec.trending.top(5, c))
+    hot_items = [c.item for c in rec.trending.top(5, hot)]
+    t = last.ts
+    for n in range(400):  # a burst in one category
+        t += 50
+        rec.learn_one(Session(f"burst{n}"), Interaction(hot_items[n % len(hot_items)], "view", t))
+    assert hot in [c for c, _ in rec.rising.rising()]
+    after = rec.recommend_many([Session(s.user_id, s.interactions) for s in sessions], 10)
+    for b, a in zip(before, after):
+        assert any(rec.facts.category_of.get(c.item) == hot for c in a[:6])
+    assert any(all(rec.facts.category_of.get(c.item) != hot for c in b[:6]) for b in before)
