@@ -88,6 +88,11 @@ def render(report: dict) -> str:
     ages = report.get("list_age", {})
     lines.append("age of the shown list at the impression (stream s, p50 / p90): " + ", ".join(
         f"{v} {a['p50_s']:.0f} / {a['p90_s']:.0f}" for v, a in ages.items() if a["n"]))
+    lag = report.get("lag") or {}
+    if lag.get("samples"):
+        lines.append(f"worker behind the shop (records p50 / p90 / max): {lag['records_p50']:.0f} / "
+                     f"{lag['records_p90']:.0f} / {lag['records_max']}; newest event, stream s max "
+                     f"{lag['stream_s_max'] if lag['stream_s_max'] is not None else '-'}")
     sh = report["shift"]
     follow = ", ".join(f"{v} {'never' if s is None else f'{s:.0f} s'}" for v, s in sh["follow_s"].items())
     lines.append(f"trend shift at {sh['at_s'] / 3600:.2f} h ({', '.join(sh['categories'])}: "

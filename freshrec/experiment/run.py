@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import typer
 
 from freshrec.demo import Part, _check_services, _kafka_security_env, _stop, _tail
@@ -149,13 +150,15 @@ def run(cfg: Config, out_dir: Path, *, keep: bool = False, echo: Callable[[str],
         echo(f"worker ready after {time.monotonic() - started:.0f} s; the shop starts")
         shop.proc = subprocess.Popen(shop.argv, stdout=subprocess.PIPE, stderr=shop.log.open("ab"),
                                      stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        summary = _follow_shop(cfg, exp_settings, worker, shop, progress)
+        lag = LagMeter(log_path)
+        summary = _follow_shop(cfg, exp_settings, worker, shop, progress, lag)
     finally:
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the report (--json)
             _stop([p for p in parts if p.proc is not None])
         if not keep:
             remove_deployment(exp_settings, unique)
     report = build_report(cfg, log_path, summary, start_ms)
+    report["lag"] = lag.summary(cfg.clock)
     report["deployment"] = {"id": unique, "redis_prefix": overrides["FRESHREC_REDIS_PREFIX"],
                             "app_id": overrides["FRESHREC_WORKER_APP_ID"], "kept": keep, "run_dir": str(run_dir),
                             "events_log": str(log_path)}
@@ -196,7 +199,57 @@ def _wait_ready(settings: Settings, worker: Part, echo) -> None:
         redis.close()
 
 
-def _follow_shop(cfg: Config, settings: Settings, worker: Part, shop: Part, progress: bool) -> dict:
+class LagMeter:
+    """How far the worker is behind the shop, sampled once a second while the shop runs.
+
+    The shop's log grows as it sends (read incrementally: events sent, newest event time); the worker's
+    ``stats:worker`` has its event count and the newest event time of its last window. A worker that
+    falls behind serves every arm stale lists (run 2 of the first sitting), so the report says how far.
+    """
+
+    def __init__(self, log_path: Path):
+        self.log_path = log_path
+        self._offset = 0
+        self._partial = b""
+        self.sent = 0
+        self.sent_ts = 0
+        self.records: list[int] = []
+        self.stream_ms: list[int] = []
+
+    def _read_log(self) -> None:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        self._offset += len(chunk)
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            if b'"type"' in line:
+                self.sent += 1
+                self.sent_ts = max(self.sent_ts, int(json.loads(line)["ts"]))
+
+    def sample(self, worker_events: int | None, worker_ts: int | None) -> None:
+        self._read_log()
+        if worker_events is not None and self.sent:
+            self.records.append(max(0, self.sent - worker_events))
+        if worker_ts and self.sent_ts:
+            self.stream_ms.append(max(0, self.sent_ts - worker_ts))
+
+    def summary(self, clock: float) -> dict:
+        def pct(xs, q):
+            return float(np.percentile(xs, q)) if xs else None
+        s = [x / 1000 for x in self.stream_ms]
+        return {"samples": len(self.records), "records_p50": pct(self.records, 50),
+                "records_p90": pct(self.records, 90), "records_max": max(self.records, default=None),
+                "stream_s_p50": pct(s, 50), "stream_s_p90": pct(s, 90), "stream_s_max": max(s, default=None),
+                "wall_s_max": (max(s) / clock) if s else None}
+
+
+def _follow_shop(cfg: Config, settings: Settings, worker: Part, shop: Part, progress: bool,
+                 lag: LagMeter | None = None) -> dict:
     """Wait for the shop, showing simulated time and the worker's progress; the shop's JSON summary."""
     from contracts.redis_keys import Keys
     from producers.progress import progress_bar
@@ -212,11 +265,15 @@ def _follow_shop(cfg: Config, settings: Settings, worker: Part, shop: Part, prog
                     raise ExperimentError(f"the worker exited with {worker.proc.returncode}:\n{_tail(worker.log)}")
                 elapsed = time.monotonic() - t0
                 try:
-                    events = int(float(redis.hget(key, "events") or 0))
+                    raw_events, raw_ts = redis.hmget(key, "events", "last_event_ts")
+                    events = int(float(raw_events or 0))
                 except Exception:  # noqa: BLE001 - progress only
-                    events = -1
+                    events, raw_ts = -1, None
+                if lag is not None and events >= 0:
+                    lag.sample(events, int(float(raw_ts)) if raw_ts else None)
+                behind = f", {lag.records[-1]:,} behind" if lag is not None and lag.records else ""
                 bar(min(elapsed, cfg.wall_s), f"stream {elapsed * cfg.clock / 3600:.2f} h, "
-                                              f"worker {events:,} events")
+                                              f"worker {events:,} events{behind}")
                 time.sleep(1.0)
     finally:
         redis.close()
