@@ -111,3 +111,41 @@ def test_trainer_command_stops_cleanly_on_sigterm(settings, tmp_topic, tmp_path)
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def test_a_trainer_round_re_tunes_the_stream_model_and_publishes_a_winning_configuration(settings, tmp_topic,
+                                                                                          tmp_path):
+    """Issue 19: the round reads the log once, re-runs the stream model's selection on its sessions with
+    the running settings as the candidate to beat, and publishes beside the deep artifact."""
+    from contracts.artifacts import current_tuning, read_tuning
+    from models.recommender import StreamRecommender
+    from models.selection import Budget
+    from models.selection.retune import Retuner
+    from tests.unit.models.selection.conftest import walk_sessions
+
+    topic = tmp_topic("tune-log")
+    store = tmp_path / "store"
+    # Running settings that ignore repeats, on a log full of them: the search finds better ones.
+    running = StreamRecommender(weights={"covisit": 1.0, "repeat": 0.0, "trending": 0.01})
+    loop = Trainer(EventLog.from_settings(settings, topic), store, lambda: tiny_model(epochs=1),
+                   interval_s=0.0, min_events=1, poll_s=0.1, inactivity_ms=1_800_000,
+                   retuner=Retuner(running, budget=Budget(candidates=6, min_cases=60, eta=2)), half_life_s=3600.0)
+    t0 = 1_700_000_000_000
+    n = produce_sessions(settings, topic, walk_sessions(300, repeat_p=0.6, seed=4), "t", t0)
+    first = loop.run_once()
+    tuning = first.tuning
+    assert tuning["published"], tuning["reason"]
+    assert current_tuning(store) == tuning["version"]
+    config = read_tuning(store, tuning["version"])
+    assert config.scoring["weights"]["repeat"] > 0 and config.covis["half_life_s"] == 3600.0
+    assert sum(config.validation["chosen"].values()) > sum(config.validation["running"].values())
+    assert config.data["events"] == n and config.data["log_end"] == first.log_end
+    assert config.data["first_ts"] == t0 and config.data["sessions"] == 300
+
+    # The next round starts from the published settings (candidate 0) and publishes only a strict win.
+    produce_sessions(settings, topic, walk_sessions(50, repeat_p=0.6, seed=5), "u", t0 + 10_000_000)
+    second = loop.run_once().tuning
+    assert second["running_version"] == tuning["version"]
+    assert current_tuning(store) == (second["version"] if second["published"] else tuning["version"])
+    if second["published"]:
+        assert sum(second["validation"].values()) > sum(second["running_validation"].values())
