@@ -121,9 +121,11 @@ def shop(
             shown = 0.0
             for ts, rec in sim.run():
                 if not fast:
-                    delay = t0 + (ts - start_ms) / 1000.0 / clock - time.monotonic()
+                    delay, t0, late = pace(t0, (ts - start_ms) / 1000.0 / clock, time.monotonic(), live)
                     if delay > 0.001:
                         time.sleep(delay)
+                    if late:
+                        stats["pacing_rebased_s"] += round(late, 3)
                 if isinstance(rec, CatalogItem):
                     value = encode_item(rec)
                     out.send_raw(settings.topic_catalog, rec.item_id.encode(), value)
@@ -164,7 +166,23 @@ _EVENT_TYPES = ("view", "click", "cart", "order", "impression")
 USERS_PER_EVENT_PER_S = 17
 # Simulated before the start, unsent, so the shop opens at its steady rate (bounded in events).
 WARMUP_S = 300.0
+#: Wall seconds a paced shop may fall behind its clock before it stops trying to catch up.
+MAX_LATE_S = 1.0
 WARMUP_EVENTS = 30_000
+
+
+def pace(t0: float, offset_s: float, now: float, live: bool) -> tuple[float, float, float]:
+    """``(seconds to wait, pacing origin, seconds given up)`` for a record due ``offset_s`` after ``t0``.
+
+    A shop more than :data:`MAX_LATE_S` behind (suspended with ``kill -STOP`` while another job takes
+    timings, or starved of CPU) goes on at the clock's pace from where it is: catching up would send
+    the missed stream time at once and leave the worker, and every list, that far behind. A live shop
+    (event time = wall time) never shifts its clock.
+    """
+    delay = t0 + offset_s - now
+    if delay < -MAX_LATE_S and not live:
+        return 0.0, t0 - delay, -delay
+    return delay, t0, 0.0
 
 
 def _interrupt(signum, frame):

@@ -298,7 +298,7 @@ def build_report(cfg: Config, log_path: Path, summary: dict, start_ms: int) -> d
     return {
         "config": asdict(cfg) | {"rate": cfg.event_rate, "shift_at_h": cfg.shift_h, "start_ms": start_ms},
         "shop": {k: summary.get(k) for k in ("events", "impression", "click", "cart", "order", "trending",
-                                             "recs_read", "recs_missing")},
+                                             "recs_read", "recs_missing", "pacing_rebased_s")},
         "variants": analysis.variant_table(rows, variant_of, cfg.variants, seed=cfg.seed),
         "shift": analysis.shift_follow(events, lambda item: leaf_of.get(item) in trendy, cfg.variants,
                                        shift_ts) | {"at_s": cfg.shift_h * 3600, "categories": sorted(trendy)},

@@ -196,3 +196,15 @@ def test_closed_loop_clicks_follow_hidden_taste_and_the_rate_holds():
     taste_ctr, taste_rate = run("taste")
     assert 0.005 < random_ctr < 0.08 and taste_ctr > 2.5 * random_ctr, (random_ctr, taste_ctr)
     assert 0.7 < random_rate < 1.4 and 0.7 < taste_rate < 1.4, (random_rate, taste_rate)
+
+
+def test_a_paced_shop_that_fell_behind_goes_on_at_its_pace_instead_of_catching_up():
+    from producers.shop_cli import MAX_LATE_S, pace
+
+    assert pace(100.0, 5.0, 104.0, live=False) == (1.0, 100.0, 0.0)           # early: wait
+    delay, t0, late = pace(100.0, 5.0, 105.5, live=False)                      # a little late: send now
+    assert (t0, late) == (100.0, 0.0) and delay < 0
+    delay, t0, late = pace(100.0, 5.0, 105.0 + MAX_LATE_S + 60, live=False)    # suspended a minute
+    assert delay == 0.0 and late == MAX_LATE_S + 60 and t0 == 100.0 + late
+    assert pace(t0, 6.0, 105.0 + MAX_LATE_S + 61, live=False) == (0.0, t0, 0.0)  # the next record: on time
+    assert pace(100.0, 5.0, 200.0, live=True)[1:] == (100.0, 0.0)              # live: event time is wall time
