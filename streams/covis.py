@@ -191,6 +191,17 @@ class NeighborList(msgspec.Struct, array_like=True):
     published: int = 0
 
 
+class NeighborHead(msgspec.Struct, array_like=True):
+    """A :class:`NeighborList` read without its lists (kept as raw msgpack): what a users worker needs
+    of every published list at once (popularity, version); the lists are decoded on first use."""
+
+    ts: int
+    popularity: float
+    similar: msgspec.Raw = msgspec.Raw(b"\x90")
+    complementary: msgspec.Raw = msgspec.Raw(b"\x90")
+    published: int = 0
+
+
 class NeighborPack(msgspec.Struct, array_like=True):
     """One record of the neighbour broadcast: the encoded lists (None = the item is gone) of one
     publish slice. Every users worker reads every pack; Faust's changelog path costs about 0.5 ms per
@@ -353,6 +364,7 @@ _delta_dec = msgspec.msgpack.Decoder(ItemDelta)
 _batch_dec = msgspec.msgpack.Decoder(DeltaBatch)
 _stats_dec = msgspec.msgpack.Decoder(ItemStats)
 _nb_dec = msgspec.msgpack.Decoder(NeighborList)
+_head_dec = msgspec.msgpack.Decoder(NeighborHead)
 _pack_dec = msgspec.msgpack.Decoder(NeighborPack)
 
 
@@ -374,6 +386,10 @@ def decode_stats(data: bytes) -> ItemStats:
 
 def decode_neighbors(data: bytes) -> NeighborList:
     return _nb_dec.decode(data)
+
+
+def decode_neighbor_head(data: bytes) -> NeighborHead:
+    return _head_dec.decode(data)
 
 
 def decode_neighbor_pack(data: bytes) -> NeighborPack:

@@ -14,8 +14,8 @@ from itertools import islice
 import msgspec
 
 from contracts.redis_keys import RecItem, RecList
-from streams.covis import ItemDelta, ItemStats, NeighborList, NeighborPack, SourcedDelta, decode_batch, \
-    decode_neighbor_pack, decode_neighbors, decode_stats, encode
+from streams.covis import ItemDelta, ItemStats, NeighborHead, NeighborList, NeighborPack, SourcedDelta, \
+    decode_batch, decode_neighbor_head, decode_neighbor_pack, decode_stats, encode
 from streams.writer import now_ms
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ ITEMS_PER_TURN = 64
 ITEM_RECORDS_PER_TURN = 16
 PACK_MAX_BYTES = 256 * 1024  # ... or fewer: a pack stays well under Kafka's 1 MB request limit
 PACK_KEY = b"neighbors"  # the packs topic has one partition: one key keeps one store entry
-NEIGHBORS_CHUNK = 128  # lists applied to the model per loop turn (~0.1 ms each)
+NEIGHBORS_CHUNK = 1024  # lists handed to the model per loop turn (~1 us each: decoded on first use)
 
 
 class ItemSide:
@@ -150,6 +150,19 @@ class ItemSide:
         else:
             self.popularity[item] = (nb.popularity, nb.ts)
 
+    def apply_encoded(self, item: str, value: bytes | None) -> NeighborHead | None:
+        """A list from the broadcast or the compacted topic as it arrived: the model decodes it when it
+        first reads the item's row (ModelAdapter.set_neighbors_raw); popularity and version come from
+        its head. Raises on a list whose head does not decode."""
+        if value is None:
+            self.apply_neighbors(item, None)
+            return None
+        head = decode_neighbor_head(value)
+        if self.scores:
+            self.processor.model.set_neighbors_raw(item, value)
+        self.popularity[item] = (head.popularity, head.ts)
+        return head
+
     def install_neighbors(self, lists: dict[bytes, bytes | None]) -> int:
         """The lists a starting users worker read from the compacted topic (streams/bootstrap.py),
         applied before any window; the packs read next replace those they hold newer ones of."""
@@ -157,12 +170,13 @@ class ItemSide:
         for key, value in lists.items():
             if value is None:
                 continue  # a removed item not compacted away yet
+            item = key.decode()
             try:
-                nb = decode_neighbors(value)
+                head = self.apply_encoded(item, value)
             except Exception as exc:  # noqa: BLE001 - one bad list must not stop the worker
                 log.error("skipping bad neighbour list of %r: %s", key, exc)
                 continue
-            self.apply_neighbors(key.decode(), nb, nb.published)
+            self._nb_version[item] = head.published
             installed += 1
         return installed
 
@@ -171,7 +185,7 @@ class ItemSide:
         :meth:`apply_pending_neighbors` feeds them to the model in slices between windows. Applied
         here, a publish of thousands of lists held the loop for a second and every user window
         waited behind it. A list no newer than the item's last one (this worker's own publish read
-        back, or a pack re-read at start) is skipped: ``set_neighbors`` is not free."""
+        back, or a pack re-read at start) is skipped."""
         try:
             pack = decode_neighbor_pack(event.value)
         except Exception as exc:  # noqa: BLE001 - a bad record must not stop the reader
@@ -195,7 +209,7 @@ class ItemSide:
             for item, value in batch:
                 del pending[item]
                 try:
-                    self.apply_neighbors(item, decode_neighbors(value) if value else None)
+                    self.apply_encoded(item, value)
                 except Exception as exc:  # noqa: BLE001 - one bad list must not stop the others
                     log.error("skipping bad neighbour list of %s: %s", item, exc)
             done += len(batch)

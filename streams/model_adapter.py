@@ -11,8 +11,12 @@ plain protocol: ``learn_one`` plus :func:`streams.covis.session_pairs` and, if i
 
 from __future__ import annotations
 
+import logging
+
 from models.base import Candidate, Interaction, Session
-from streams.covis import COMPLEMENTARY, SIMILAR, NeighborList, session_pairs
+from streams.covis import COMPLEMENTARY, SIMILAR, NeighborList, decode_neighbors, session_pairs
+
+log = logging.getLogger(__name__)
 
 
 def _sharded(source) -> bool:
@@ -67,6 +71,18 @@ class ModelAdapter:
         if setter is not None:
             setter(item, [] if nb is None else nb.similar)
 
+    def set_neighbors_raw(self, item: str, value: bytes | None) -> None:
+        """A published list as it arrived (encoded): a sharded source keeps it undecoded until it first
+        reads the item's row. A users worker gets every item's list at every publish and scores only
+        its sessions' items, so most lists are replaced before anyone reads them (issue #18)."""
+        if value is None or self.similar is None:
+            self.set_neighbors(item, None if value is None else _Encoded(item, value).list())
+            return
+        encoded = _Encoded(item, value)
+        self.similar.set_neighbors(item, encoded.similar)
+        if self.complementary is not None:
+            self.complementary.set_neighbors(item, encoded.complementary)
+
     def item_lists(self, item: str, nb: NeighborList, k: int) -> tuple[list[Candidate], list[Candidate]]:
         """Similar and complementary lists for ``rec:item:{item}``, straight from the published lists.
 
@@ -86,3 +102,28 @@ class ModelAdapter:
         remove = getattr(self.recommender, "remove_item", None)
         if remove is not None:
             remove(item_id)
+
+
+class _Encoded:
+    """One published list, decoded once when either of its sources first reads it."""
+
+    __slots__ = ("item", "value", "_nb")
+
+    def __init__(self, item: str, value: bytes):
+        self.item, self.value, self._nb = item, value, None
+
+    def list(self) -> NeighborList | None:
+        if self._nb is None:
+            try:
+                self._nb = decode_neighbors(self.value)
+            except Exception as exc:  # noqa: BLE001 - one bad list must not stop a scoring window
+                log.error("skipping bad neighbour list of %s: %s", self.item, exc)
+                self._nb = NeighborList(ts=0, popularity=0.0)
+            self.value = b""
+        return self._nb
+
+    def similar(self) -> list[tuple[str, float]]:
+        return self.list().similar
+
+    def complementary(self) -> list[tuple[str, float]]:
+        return self.list().complementary

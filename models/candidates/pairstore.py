@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -105,6 +105,11 @@ class PairStore:
         self._cols: list[np.ndarray] = []
         self._vals: list[np.ndarray] = []
         self._pending: list[dict[int, float] | None] = []
+        # Rows set from published lists but not read yet: row -> (the list or a callable giving it, the
+        # clock's to_now() when it was set). A users worker receives every item's list at every publish
+        # and scores only the items its sessions hold, so the work of a row waits for its first read.
+        self._deferred: dict[int, tuple[Sequence[tuple[str, float]] | Callable[[], Sequence[tuple[str, float]]],
+                                        float]] = {}
 
     # --- learning -------------------------------------------------------------------------
     def _ensure(self, i: int) -> None:
@@ -124,10 +129,13 @@ class PairStore:
         g = self.clock.weight(ts)
         vid = self.vocab.id
         pending = self._pending
+        deferred = self._deferred
         for a, b, weight in pairs:
             ia, ib = vid(a), vid(b)
             if max(ia, ib) >= len(pending):
                 self._ensure(max(ia, ib))
+            if deferred and ia in deferred:
+                self._materialize(ia)
             pend = pending[ia]
             if pend is None:
                 pend = pending[ia] = {}
@@ -149,6 +157,8 @@ class PairStore:
             self._merge(int(i), indices[lo:hi], data[lo:hi])
 
     def _merge(self, i: int, extra_cols: np.ndarray | None = None, extra_vals: np.ndarray | None = None) -> None:
+        if self._deferred and i in self._deferred:
+            self._materialize(i)
         parts_c, parts_v = [self._cols[i]], [self._vals[i]]
         pend = self._pending[i]
         if pend:
@@ -174,6 +184,9 @@ class PairStore:
         self._vals[i] = vals.astype(np.float32)
 
     def _rescale(self, factor: float) -> None:
+        for i, (load, scale) in self._deferred.items():
+            # Stored values are multiplied by factor; a deferred row divides by its scale instead.
+            self._deferred[i] = (load, scale / factor if factor > 0 else float("inf"))
         for i, v in enumerate(self._vals):
             if len(v):
                 self._vals[i] = (v * factor).astype(np.float32)
@@ -187,6 +200,8 @@ class PairStore:
         """Merged row ``i`` (columns sorted ascending), in reference units."""
         if i >= len(self._cols):
             return _EMPTY_I, _EMPTY_F
+        if self._deferred and i in self._deferred:
+            self._materialize(i)
         if self._pending[i]:
             self._merge(i)
         return self._cols[i], self._vals[i]
@@ -197,6 +212,10 @@ class PairStore:
         Pending additions go in as extra entries that the CSR conversion sums, so reading never
         pays for a merge (a take window touches many freshly updated rows).
         """
+        if self._deferred:  # first: building a row interns its neighbours, which widens the matrix
+            for i in rows:
+                if i in self._deferred:
+                    self._materialize(i)
         n_cols = len(self.vocab)
         cols_parts, vals_parts, lengths = [], [], []
         p_rows: list[int] = []
@@ -237,24 +256,33 @@ class PairStore:
         items = self.vocab.items
         return [(items[c], v * scale) for c, v in top_k(dict(zip(cols.tolist(), vals.tolist())), self.top_k)]
 
-    def set_neighbors(self, item: str, neighbors: Iterable[tuple[str, float]]) -> None:
-        """Replace the item's row with a list received from the worker that owns it."""
-        neighbors = list(neighbors)
-        if not neighbors and item not in self.vocab:
-            return  # nothing to clear: interning it would only widen every scoring matrix
+    def set_neighbors(self, item: str,
+                      neighbors: Iterable[tuple[str, float]] | Callable[[], Iterable[tuple[str, float]]]) -> None:
+        """Replace the item's row with a list received from the worker that owns it, or with a callable
+        that gives it. Either way the row is built when it is first read (:meth:`_materialize`), with the
+        decay of this moment: a list replaced before anyone reads it costs nothing but this call."""
+        if not callable(neighbors):
+            neighbors = list(neighbors)
+            if not neighbors and item not in self.vocab:
+                return  # nothing to clear: interning it would only widen every scoring matrix
+        i = self.vocab.id(item)
+        self._ensure(len(self.vocab) - 1)
+        self._cols[i], self._vals[i], self._pending[i] = _EMPTY_I, _EMPTY_F, None
+        self._deferred[i] = (neighbors, self.clock.to_now())
+
+    def _materialize(self, i: int) -> None:
+        source, scale = self._deferred.pop(i)
+        neighbors = list(source() if callable(source) else source)
         vid = self.vocab.id
-        i = vid(item)
         n = len(neighbors)
         cols = np.fromiter((vid(b) for b, _ in neighbors), dtype=np.int64, count=n)
         vals = np.fromiter((s for _, s in neighbors), dtype=np.float64, count=n)
         self._ensure(len(self.vocab) - 1)
-        self._cols[i], self._vals[i], self._pending[i] = _EMPTY_I, _EMPTY_F, None
         keep = cols != i
         if not keep.all():
             cols, vals = cols[keep], vals[keep]
         if not len(cols):
             return
-        scale = self.clock.to_now()
         vals /= scale if scale > 0 else 1.0
         # A published list has unique items: sorting it is the whole merge (called ~once per item per
         # publish tick on every worker, so the general merge's unique/bincount was a visible cost).
@@ -268,17 +296,27 @@ class PairStore:
 
     def is_empty(self, i: int) -> bool:
         """Row ``i`` holds nothing (scoring skips it)."""
+        if self._deferred and i in self._deferred:
+            self._materialize(i)
         return i >= len(self._cols) or (not len(self._cols[i]) and not self._pending[i])
+
+    def materialize_all(self) -> None:
+        """Build every deferred row (before the store's whole state is read or counted)."""
+        for i in list(self._deferred):
+            self._materialize(i)
 
     # --- size and state ---------------------------------------------------------------------
     @property
     def nnz(self) -> int:
+        self.materialize_all()
         return sum(len(c) for c in self._cols) + sum(len(p) for p in self._pending if p)
 
     def nbytes(self) -> int:
+        self.materialize_all()
         return sum(c.nbytes + v.nbytes for c, v in zip(self._cols, self._vals))
 
     def state_dict(self) -> dict:
+        self.materialize_all()
         m = self.gather(range(len(self._cols)))
         return {"items": list(self.vocab.items), "indptr": m.indptr, "indices": m.indices,
                 "data": m.data, "clock": self.clock.state()}
@@ -291,6 +329,7 @@ class PairStore:
         self._cols = [np.asarray(indices[indptr[i]:indptr[i + 1]], dtype=np.int32) for i in range(n)]
         self._vals = [np.asarray(data[indptr[i]:indptr[i + 1]], dtype=np.float32) for i in range(n)]
         self._pending = [None] * n
+        self._deferred = {}
         self._ensure(len(self.vocab) - 1)
 
 
@@ -317,7 +356,8 @@ class PairModel:
     def neighbors(self, item: str) -> list[tuple[str, float]]:
         return self.store.neighbors(item)
 
-    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]) -> None:
+    def set_neighbors(self, item: str, neighbors: Sequence[tuple[str, float]]
+                      | Callable[[], Sequence[tuple[str, float]]]) -> None:
         self.store.set_neighbors(item, neighbors)
 
 

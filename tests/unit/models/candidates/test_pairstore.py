@@ -87,3 +87,45 @@ def test_clock_without_half_life_never_decays():
     assert clock.advance(10) == 1.0
     assert clock.weight(10**15) == 1.0
     assert clock.to_now() == 1.0
+
+
+def test_a_set_list_is_built_only_when_its_row_is_read():
+    store = PairStore(top_k=10, half_life_ms=HOUR)
+    store.add("x", "y", 1.0, ts=0)
+    calls = []
+
+    def later(items):
+        def load():
+            calls.append(items)
+            return items
+        return load
+    store.set_neighbors("a", later([("b", 4.0), ("c", 2.0)]))
+    store.set_neighbors("a", later([("d", 8.0)]))  # replaced before anyone read it: never decoded
+    assert calls == []
+    assert store.neighbors("a") == [("d", 8.0)]
+    assert calls == [[("d", 8.0)]]
+
+
+def test_a_deferred_row_reads_as_if_set_at_once():
+    eager, lazy = PairStore(top_k=10, half_life_ms=HOUR), PairStore(top_k=10, half_life_ms=HOUR)
+    for store in (eager, lazy):
+        store.add("x", "y", 1.0, ts=0)
+    eager.set_neighbors("a", [("b", 4.0), ("c", 2.0)])
+    eager.row(eager.vocab.get("a"))
+    lazy.set_neighbors("a", lambda: [("b", 4.0), ("c", 2.0)])
+    for store in (eager, lazy):  # time moves on (one rebase, 60 half-lives) before the row is read
+        store.add("x", "z", 1.0, ts=60 * HOUR)
+    same(lazy.neighbors("a"), eager.neighbors("a"))
+    assert lazy.neighbors("a")[0][1] == pytest.approx(4.0 * 2.0 ** -60)
+
+
+def test_scoring_reads_and_state_include_deferred_rows():
+    store = PairStore(top_k=10)
+    store.set_neighbors("a", lambda: [("b", 1.0), ("c", 3.0)])
+    m = store.gather([store.vocab.get("a")])  # the neighbours it interns widen the matrix
+    assert m.shape == (1, len(store.vocab)) and m.sum() == pytest.approx(4.0)
+    store.set_neighbors("a", lambda: [("b", 2.0)])
+    assert not store.is_empty(store.vocab.get("a"))
+    back = PairStore(top_k=10)
+    back.load_state_dict(pickle.loads(pickle.dumps(store.state_dict())))
+    assert back.neighbors("a") == [("b", 2.0)]
