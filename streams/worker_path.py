@@ -104,7 +104,7 @@ class WorkerPath:
             self.policy.apply(self.stats.setdefault(item, ItemStats()), delta)
             self.dirty.add(item)
         self.adapter.learn(session, interaction)
-        self.retunes.seen(session.user_id, interaction.item)
+        self.retunes.seen(session.user_id, interaction.item, ts)
         if self.retunes.due(ts):
             self.retune(ts)
 
@@ -138,21 +138,23 @@ class ReTunes:
         self.retuner = retuner
         self.min_events, self.interval_ms = min_events, interval_ms
         self.log: OrderedDict[str, list[str]] = OrderedDict()   # session -> items, by first event
+        self.started: dict[str, int] = {}   # session -> its first event's time (the window's start)
         self.max_sessions = max_sessions
         self.events = 0
         self.tuned_events, self.tuned_ts = 0, None
         self.running = None          # the applied TuningConfig
         self.rounds: list[dict] = []
 
-    def seen(self, session: str, item: str) -> None:
+    def seen(self, session: str, item: str, ts: int) -> None:
         if self.retuner is None:
             return
         self.events += 1
         items = self.log.get(session)
         if items is None:
             items = self.log[session] = []
+            self.started[session] = ts
             if len(self.log) > self.max_sessions:
-                self.log.popitem(last=False)
+                del self.started[self.log.popitem(last=False)[0]]
         items.append(item)
 
     def due(self, ts: int) -> bool:
@@ -168,7 +170,8 @@ class ReTunes:
             return None   # the trainer's round waits for 2 sessions with 2+ items too
         try:
             decision = self.retuner.run(sessions, self.running, created=ts / 1000.0, half_life_s=half_life_s,
-                                        data={"events": self.events, "first_ts": None, "last_ts": ts})
+                                        data={"events": self.events, "first_ts": self.started[next(iter(self.log))],
+                                              "last_ts": ts})
         except ValueError as exc:   # no validation cases yet
             self.rounds.append({"ts": ts, "events": self.events, "published": False, "reason": str(exc)})
             return None

@@ -123,6 +123,7 @@ def test_the_worker_path_replays_the_trainers_re_tunes_on_the_past_only():
     assert (model.covisit.window, path.policy.top_k) == (config.covis["window"], config.covis["top_k"])
     assert path.policy.half_life_ms == 3_600_000.0   # carried from the worker's settings, not searched
     assert path.selection.to_json()["retunes"] == rounds   # what --json reports
+    assert config.data["first_ts"] == 1_796_765_400_000 + 1000 and config.data["last_ts"] <= ts
 
     untuned = WorkerPath.from_settings(StreamRecommender(), Settings(trainer_tune=False))
     untuned.learn_one(Session(user_id="a"), Interaction(item="x", ts=ts))
