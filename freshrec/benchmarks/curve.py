@@ -116,6 +116,12 @@ def _plot(result: dict, path: Path) -> None:
             ax.plot(*zip(*pts), style, label=f"p{q}")
     ax.axhline(100, color="grey", lw=0.8, ls=":", label="p99 goal 100 ms")
     ax.axvline(result["max_events_per_s"] / 2, color="tab:red", lw=0.8, ls=":", label="half the maximum")
+    # Where every process on the machine (workers, producer, broker, Redis) would fill every core, from
+    # the fastest paced run's CPU per event: a paced rate beyond it cannot keep up whatever its latency.
+    bounds = [r["machine_events_per_s_bound"] for r in rows if r.get("machine_events_per_s_bound")]
+    if bounds:
+        ax.axvline(bounds[-1], color="tab:purple", lw=0.8, ls="--",
+                   label=f"machine CPU bound {bounds[-1]:.0f}/s")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("events/s produced")
