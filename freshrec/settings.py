@@ -200,9 +200,9 @@ class Settings(BaseSettings):
     online_cart_weight: float = Field(2.0, ge=0, description="Weight of a pick from a served list learned "
                                       "again when its item goes to the cart (the online ranker); 0 = off")
     online_order_weight: float = Field(4.0, ge=0, description="... and again when it is ordered; 0 = off")
-    online_trend_slot: int = Field(2, ge=-1, le=19, description="Place (0 = first) in the online recommender's "
-                                   "lists for a rising category's trending item while none is shown; -1 = off "
-                                   "(models/online/trendslot.py)")
+    online_trend_slot: int = Field(-1, ge=-1, le=19, description="Place (0 = first) in the online recommender's "
+                                   "lists for a rising category's trending item while none is shown; -1 = off: the "
+                                   "rising detector is too noisy yet (docs/benchmarks.md, issue 20)")
 
     # --- deep model (models/deep/) -----------------------------------------------------
     deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")
