@@ -100,7 +100,8 @@ class Trainer:
         if usable < 2:
             return Round(None, False, f"only {usable} sessions with 2+ items in the log; waiting for more",
                          "-", logs.events, len(logs.sessions), logs.end, {}, time.perf_counter() - start)
-        tuning = self.retune(logs) if self.retuner is not None else None
+        # A selection cannot stop halfway (1-3 CPU minutes): a stop requested before it skips it.
+        tuning = self.retune(logs) if self.retuner is not None and not self.stop_event.is_set() else None
         model = self.model_factory()
 
         def on_batch(done: int, total: int) -> None:
