@@ -60,7 +60,8 @@ def markdown(reports: Sequence[dict]) -> str:
         lines.append("|---" * (len(seeds) + 2) + "|")
         for v, row in c["variants"].items():
             r = row[m]
-            mean = "-" if r["mean"] is None else (f"{100 * r['mean']:.2f} %" if m in PCT else f"{r['mean']:.3f}")
+            digits = 3 if m == "orders_per_session" else 1
+            mean = "-" if r["mean"] is None else (f"{100 * r['mean']:.2f} %" if m in PCT else f"{r['mean']:.{digits}f}")
             lines.append(f"| {v} | " + " | ".join(fmt(m, x) for x in r["runs"]) + f" | {mean} |")
     lines.append("\n| variant | follows the shift (s) | list age p50 (s) |")
     lines.append("|---|---|---|")
