@@ -7,7 +7,10 @@ Two modes:
 - paced (``--rate R``): the worker is warm, then events are produced at R/s with ``ts`` = produce time;
   freshness is produce time -> the user's list written in Redis (the worker's histogram, ~19% buckets).
 
-Each run has its own app id, topics and Redis prefix, removed afterwards.
+Each run has its own app id, topics and Redis prefix, removed afterwards. CPU per event is reported for
+every process on the machine from the moment the worker is warm: the users and items workers, this
+benchmark's producer, and the broker and Redis of ``freshrec stack``; ``machine_events_per_s_bound`` is
+the rate at which they together would fill every core.
 """
 
 from __future__ import annotations
