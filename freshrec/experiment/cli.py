@@ -33,12 +33,15 @@ def experiment(
     out: Path | None = typer.Option(None, help="Directory of the JSON and the plot (default <stack dir>/experiments; "
                                     "latest.json is the newest run, which `freshrec report` shows)."),
     keep: bool = typer.Option(False, "--keep", help="Leave the run's topics and Redis keys in place."),
+    set_: list[str] = typer.Option([], "--set", metavar="FIELD=VALUE",
+                                   help="A recommender setting for the run's worker (repeatable), e.g. "
+                                        "--set online_trend_slot=2; the caller's FRESHREC_* do not reach it."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """Closed-loop A/B: a worker serves each variant to its share of users, the simulated shop (the judge,
     docs/shop-model.md) reads and clicks the lists; per variant CTR, add-to-cart rate, orders and revenue
     per session with 95 % bootstrap intervals over users, and how soon each follows the trend shift."""
-    from freshrec.experiment.run import Config, ExperimentError, run
+    from freshrec.experiment.run import Config, ExperimentError, parse_settings, run
     from freshrec.settings import Settings
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
@@ -47,9 +50,13 @@ def experiment(
     shift = hours / 2 if shift_at is None else shift_at
     if not 0 <= shift < hours:
         raise typer.BadParameter("must be within --hours", param_hint="--shift-at")
+    try:
+        overrides = parse_settings(set_)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from None
     cfg = Config(variants=names, hours=hours, clock=clock, users=users, items=items, rate=rate, seed=seed,
                  shift_at_h=shift, batch_minutes=batch_minutes, start_ms=start_ms,
-                 bin_s=max(60.0, hours * 3600 / 18))
+                 bin_s=max(60.0, hours * 3600 / 18), settings=overrides)
     out_dir = out or Settings().resolved_stack_dir / "experiments"
     echo = (lambda line: typer.echo(line, err=True)) if as_json else typer.echo  # noqa: E731
     # `kill` stops the run like Ctrl-C, and so does SIGINT in the background (where the shell ignores

@@ -51,6 +51,9 @@ class Config:
     batch_minutes: float = 60.0
     start_ms: int | None = None
     bin_s: float = 300.0
+    # Recommender settings for the run's worker (Settings field -> value): the run's children do not
+    # inherit the caller's FRESHREC_* (the deployment's names must not leak), so these are the way in.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def event_rate(self) -> float:
@@ -65,9 +68,37 @@ class Config:
         return self.hours * 3600 / self.clock
 
 
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` pairs (field as in Settings or as its FRESHREC_* name) for the run's worker,
+    checked against Settings; raises ValueError with what to fix. The deployment's own names (topics,
+    app id, Redis prefix, A/B arms, ...) are the run's and cannot be set."""
+    from pydantic import ValidationError
+
+    from freshrec.settings import ENV_PREFIX, Settings
+
+    fixed = {k.removeprefix(ENV_PREFIX).lower() for k in deployment("x", Config())}
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().removeprefix(ENV_PREFIX).lower()
+        if not sep or not name:
+            raise ValueError(f"{pair!r}: write FIELD=VALUE, e.g. online_trend_slot=2")
+        if name not in Settings.model_fields:
+            raise ValueError(f"{name!r} is not a setting (docs/configuration.md lists them)")
+        if name in fixed:
+            raise ValueError(f"{name!r} belongs to the run's own deployment and cannot be set")
+        out[name] = value.strip()
+    try:
+        Settings(**out)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    return out
+
+
 def deployment(unique: str, cfg: Config) -> dict[str, str]:
-    """FRESHREC_* of the run's own deployment: the worker serves ``cfg.variants`` as one A/B."""
-    return {
+    """FRESHREC_* of the run's own deployment: the worker serves ``cfg.variants`` as one A/B, with the
+    recommender settings of ``cfg.settings``."""
+    return {f"FRESHREC_{k.upper()}": v for k, v in cfg.settings.items()} | {
         "FRESHREC_WORKER_APP_ID": f"freshrec-exp-{unique}",
         "FRESHREC_TOPIC_EVENTS": f"exp.events.{unique}",
         "FRESHREC_TOPIC_CATALOG": f"exp.catalog.{unique}",
