@@ -113,10 +113,11 @@ def test_a_deferred_row_reads_as_if_set_at_once():
     eager.set_neighbors("a", [("b", 4.0), ("c", 2.0)])
     eager.row(eager.vocab.get("a"))
     lazy.set_neighbors("a", lambda: [("b", 4.0), ("c", 2.0)])
-    for store in (eager, lazy):  # time moves on (one rebase, 60 half-lives) before the row is read
-        store.add("x", "z", 1.0, ts=60 * HOUR)
+    for store in (eager, lazy):  # time moves on past the rebase limit before the row is read
+        store.add("x", "z", 1.0, ts=61 * HOUR)
+        assert store.clock.ref == 61 * HOUR  # stored values were rescaled (the deferred row's scale too)
     same(lazy.neighbors("a"), eager.neighbors("a"))
-    assert lazy.neighbors("a")[0][1] == pytest.approx(4.0 * 2.0 ** -60)
+    assert lazy.neighbors("a")[0][1] == pytest.approx(4.0 * 2.0 ** -61)
 
 
 def test_scoring_reads_and_state_include_deferred_rows():
