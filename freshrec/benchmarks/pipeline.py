@@ -121,24 +121,17 @@ def pipeline(
         def stat(field: str) -> int:
             return worker.stat(r, field)
 
-        cpu_mark: list[tuple[float, int]] = []  # (worker CPU s, events done) once it is warm
-        service_mark: list[dict[str, float]] = []  # the broker's and Redis's CPU s at the same moment
-        role_mark: list[dict[str, float]] = []  # and every worker role's
-        task_mark: list[int] = []  # asyncio tasks the worker had created by then
-
         roles = ("users", "items") if split else ("all",)
+        # What had been spent when the worker was warm (imports and recovery are not per-event work):
+        # events done, asyncio tasks created, CPU seconds of each worker role and of the stack's services.
+        warm: dict = {}
 
-        def role_cpu() -> dict[str, float]:
+        def mark_warm(done: int) -> None:
             try:
-                return worker.cpu_s()
+                role_cpu = worker.cpu_s()
             except Exception:  # noqa: BLE001 - figures are optional
-                return {}
-
-        def worker_cpu() -> float | None:
-            try:
-                return worker.cpu_s()[roles[0]]
-            except Exception:  # noqa: BLE001 - figures are optional
-                return None
+                return
+            warm.update(events=done, tasks=stat("tasks_created"), roles=role_cpu, services=services_cpu(settings))
 
         # With several workers each one writes its own first_window_ms gauge (the last to start wins),
         # so the run's start is taken here: when the first events show up in the counters.
@@ -149,13 +142,8 @@ def pipeline(
             while not cond():
                 if not first_seen_ms and stat("events") > 0:
                     first_seen_ms.append(int(time.time() * 1000))
-                if not cpu_mark and progress is not None and (done := stat("events")) > 0:
-                    cpu = worker_cpu()  # imports and recovery are not per-event work
-                    if cpu is not None:
-                        cpu_mark.append((cpu, done))
-                        task_mark.append(stat("tasks_created"))
-                        service_mark.append(services_cpu(settings))
-                        role_mark.append(role_cpu())
+                if not warm and progress is not None and (done := stat("events")) > 0:
+                    mark_warm(done)
                 if worker.proc is not None and not worker.alive():
                     fail(f"the worker exited ({worker.proc.returncode}); log: {log_path}")
                 if time.monotonic() > deadline:
@@ -202,11 +190,7 @@ def pipeline(
                 wait(lambda: any(k.startswith(b"fh:") for k in r.hkeys(stats_key)), "the first freshness figures")
                 progress.update(task, total=1, completed=1)
                 before = {k.decode(): int(v) for k, v in r.hgetall(stats_key).items() if k.startswith(b"fh:")}
-                if (cpu := worker_cpu()) is not None:
-                    cpu_mark.append((cpu, stat("events")))
-                    task_mark.append(stat("tasks_created"))
-                    service_mark.append(services_cpu(settings))
-                    role_mark.append(role_cpu())
+                mark_warm(stat("events"))
                 produce_start = int(time.time() * 1000)
                 produce_s = produce(progress, progress.add_task(f"producing at {rate:g}/s", total=n), rate)
                 expected = n + 1
@@ -254,9 +238,9 @@ def pipeline(
                 result[f"freshness_p{q}_ms"] = percentile_from_histogram(hist, q / 100)
         result["item_side_behind_s"] = round(max(item_caught_up_ms - last, 0) / 1000, 3)
         result.update(produced_records(worker, n))
-        if task_mark and expected > cpu_mark[0][1]:
-            tasks = int(stats.get("tasks_created", 0)) - task_mark[0]
-            result["tasks_per_event"] = round(tasks / (expected - cpu_mark[0][1]), 2)
+        measured = expected - warm["events"] if warm else 0  # events consumed since the warm mark
+        if measured > 0:
+            result["tasks_per_event"] = round((int(stats.get("tasks_created", 0)) - warm["tasks"]) / measured, 2)
         try:
             import psutil
             result["roles"] = list(roles)
@@ -265,22 +249,21 @@ def pipeline(
             cpus = worker.cpu_s()
             cpu = cpus[roles[0]]
             result["worker_cpu_s"] = round(cpu, 2)
-            if cpu_mark and expected > cpu_mark[0][1]:
+            if measured > 0:
                 # CPU per event is what the code controls; events_per_s also measures the neighbours.
                 # It is the CPU of the process that writes the users' lists (the whole worker unless
                 # --split): what one worker process of that role can take, events_per_cpu_s.
-                per = (cpu - cpu_mark[0][0]) / (expected - cpu_mark[0][1])
+                per = (cpu - warm["roles"][roles[0]]) / measured
                 result["worker_cpu_ms_per_event"] = round(per * 1000, 3)
                 result["events_per_cpu_s"] = round(1 / per, 1) if per > 0 else None
             if split:
                 result["items_cpu_s"] = round(cpus["items"], 2)
                 # From the same warm mark as the users side: start-up and recovery are not per event.
-                base = role_mark[0].get("items", 0.0) if role_mark else 0.0
-                done = expected - cpu_mark[0][1] if cpu_mark else n
-                result["items_cpu_ms_per_event"] = round((cpus["items"] - base) / max(done, 1) * 1000, 3)
-            if service_mark and expected > cpu_mark[0][1]:
-                used = {k: v - service_mark[0].get(k, 0.0) for k, v in services_end.items()}
-                machine_budget(result, used, expected - cpu_mark[0][1], os.cpu_count() or 1)
+                base = warm["roles"].get("items", 0.0) if warm else 0.0
+                result["items_cpu_ms_per_event"] = round((cpus["items"] - base) / max(measured or n, 1) * 1000, 3)
+            if measured > 0:
+                used = {k: v - warm["services"].get(k, 0.0) for k, v in services_end.items()}
+                machine_budget(result, used, measured, os.cpu_count() or 1)
         except Exception:  # noqa: BLE001 - figures are optional
             pass
         out.close()
