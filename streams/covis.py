@@ -293,16 +293,10 @@ class CovisPolicy:
         # Forward-decayed weights mean "weight at ``base``" only under the half-life they were stored
         # with: turn them into plain weights at the row's last update under that one (the change came
         # after it), and store them from there on under the policy's, which decays the time since.
-        f = decay_factor(max(stats.ts - stats.base, 0), self.row_half_life(stats))
-        stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
-        stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
-        stats.base = stats.ts
+        _scale(stats, decay_factor(max(stats.ts - stats.base, 0), self.row_half_life(stats)), stats.ts)
 
     def _rescale(self, stats: ItemStats, new_base: int) -> None:
-        f = decay_factor(new_base - stats.base, self.half_life_ms)
-        stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
-        stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
-        stats.base = new_base
+        _scale(stats, decay_factor(new_base - stats.base, self.half_life_ms), new_base)
 
     def _prune(self, stats: ItemStats) -> None:
         # Prune to K only once the map doubles: amortised O(1) per pair, memory stays within 2K.
@@ -357,6 +351,13 @@ def decayed(value: float, since_ts: int, now_ts: int, half_life_ms: float) -> fl
     if now_ts <= since_ts:
         return value
     return value * decay_factor(now_ts - since_ts, half_life_ms)
+
+
+def _scale(stats: ItemStats, f: float, base: int) -> None:
+    """Multiply the row's weights by ``f`` (dropping those that vanish) and store them relative to ``base``."""
+    stats.similar = {k: v * f for k, v in stats.similar.items() if v * f > 1e-12}
+    stats.complementary = {k: v * f for k, v in stats.complementary.items() if v * f > 1e-12}
+    stats.base = base
 
 
 _enc = msgspec.msgpack.Encoder()

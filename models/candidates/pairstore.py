@@ -134,7 +134,7 @@ class PairStore:
             ia, ib = vid(a), vid(b)
             if max(ia, ib) >= len(pending):
                 self._ensure(max(ia, ib))
-            if deferred and ia in deferred:
+            if deferred and ia in deferred:  # _build, inlined: this loop runs per learned pair
                 self._materialize(ia)
             pend = pending[ia]
             if pend is None:
@@ -157,8 +157,7 @@ class PairStore:
             self._merge(int(i), indices[lo:hi], data[lo:hi])
 
     def _merge(self, i: int, extra_cols: np.ndarray | None = None, extra_vals: np.ndarray | None = None) -> None:
-        if self._deferred and i in self._deferred:
-            self._materialize(i)
+        self._build(i)
         parts_c, parts_v = [self._cols[i]], [self._vals[i]]
         pend = self._pending[i]
         if pend:
@@ -200,8 +199,7 @@ class PairStore:
         """Merged row ``i`` (columns sorted ascending), in reference units."""
         if i >= len(self._cols):
             return _EMPTY_I, _EMPTY_F
-        if self._deferred and i in self._deferred:
-            self._materialize(i)
+        self._build(i)
         if self._pending[i]:
             self._merge(i)
         return self._cols[i], self._vals[i]
@@ -214,8 +212,7 @@ class PairStore:
         """
         if self._deferred:  # first: building a row interns its neighbours, which widens the matrix
             for i in rows:
-                if i in self._deferred:
-                    self._materialize(i)
+                self._build(i)
         n_cols = len(self.vocab)
         cols_parts, vals_parts, lengths = [], [], []
         p_rows: list[int] = []
@@ -270,6 +267,11 @@ class PairStore:
         self._cols[i], self._vals[i], self._pending[i] = _EMPTY_I, _EMPTY_F, None
         self._deferred[i] = (neighbors, self.clock.to_now())
 
+    def _build(self, i: int) -> None:
+        """Build row ``i`` if it was set from a list nobody has read yet."""
+        if self._deferred and i in self._deferred:
+            self._materialize(i)
+
     def _materialize(self, i: int) -> None:
         source, scale = self._deferred.pop(i)
         neighbors = list(source() if callable(source) else source)
@@ -296,8 +298,7 @@ class PairStore:
 
     def is_empty(self, i: int) -> bool:
         """Row ``i`` holds nothing (scoring skips it)."""
-        if self._deferred and i in self._deferred:
-            self._materialize(i)
+        self._build(i)
         return i >= len(self._cols) or (not len(self._cols[i]) and not self._pending[i])
 
     def materialize_all(self) -> None:
