@@ -7,11 +7,13 @@ changelog topics (last value per key), which is exactly what a restarted worker 
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -21,6 +23,20 @@ from freshrec.settings import Settings
 
 from ..waiting import wait_until  # noqa: F401  (re-exported: tests import it from here)
 from ..workers import REPO, WorkerProcess, isolated_overrides, remove_deployment, worker_env  # noqa: F401
+
+
+@contextmanager
+def own_stack(stack_dir: Path, cache_dir: Path, **shape):
+    """A Kafka + Redis of the test's own (the stack manager in ``stack_dir``, ``shape`` its stack_*
+    settings), up for the block and down after it: ``(stack, connection file)``."""
+    from freshrec.stack.manager import Stack
+
+    stack = Stack(Settings(stack_dir=stack_dir, cache_dir=cache_dir, **shape))
+    try:
+        stack.up()
+        yield stack, json.loads(stack.paths.connection.read_text())
+    finally:
+        stack.down()
 
 
 class PrivateRedis:

@@ -3,13 +3,12 @@ stays up, loses nothing, and every user's list catches up. Both use private serv
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
 import pytest
 
-from .harness import wait_until
+from .harness import own_stack, wait_until
 from .replay import RecWatcher, all_reflected, last_ts_by_user, sessions_state, user_lists
 from .test_crash import produce
 
@@ -71,18 +70,11 @@ def test_redis_down_for_ten_seconds_loses_nothing(deployments, private_redis, re
 @pytest.fixture
 def private_stack(tmp_path, shared_stack):
     """Kafka + Redis of our own (the stack manager in a tmp dir), on fixed ports so a restart keeps them."""
-    from freshrec.settings import Settings
-    from freshrec.stack.manager import Stack
     from freshrec.stack.process import free_port
 
-    settings = Settings(stack_dir=tmp_path / "stack", cache_dir=shared_stack.cache_dir,
-                        stack_kafka_port=free_port(), stack_kafka_heap="384m")
-    stack = Stack(settings)
-    try:
-        stack.up()
-        yield stack, json.loads(stack.paths.connection.read_text())
-    finally:
-        stack.down()
+    with own_stack(tmp_path / "stack", shared_stack.cache_dir, stack_kafka_port=free_port(),
+                   stack_kafka_heap="384m") as made:
+        yield made
 
 
 # private_stack before deployments: fixtures are torn down in reverse order, so the worker stops and its

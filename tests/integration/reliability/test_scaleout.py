@@ -11,7 +11,6 @@ stack manager (`freshrec stack up --kafka-brokers 3 --redis-cluster`) once for t
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -21,9 +20,8 @@ import threading
 import pytest
 
 from freshrec.redis_url import sync_client
-from freshrec.settings import Settings
 
-from .harness import REPO, wait_until
+from .harness import REPO, own_stack, wait_until
 from .replay import RecWatcher, all_reflected, item_side_difference, items_state, sessions_state
 from .test_crash import EXACT, produce
 from .test_outages import caught_up, nothing_lost
@@ -34,16 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 @pytest.fixture(scope="module")
 def scaleout(shared_stack, tmp_path_factory):
     """Three Kafka nodes and three Redis masters of our own, for the whole module."""
-    from freshrec.stack.manager import Stack
-
-    settings = Settings(stack_dir=tmp_path_factory.mktemp("scaleout") / "stack", cache_dir=shared_stack.cache_dir,
-                        stack_kafka_brokers=3, stack_redis_cluster=True, stack_kafka_heap="320m")
-    stack = Stack(settings)
-    try:
-        stack.up()
-        yield stack, json.loads(stack.paths.connection.read_text())
-    finally:
-        stack.down()
+    with own_stack(tmp_path_factory.mktemp("scaleout") / "stack", shared_stack.cache_dir, stack_kafka_brokers=3,
+                   stack_redis_cluster=True, stack_kafka_heap="320m") as made:
+        yield made
 
 
 @pytest.fixture
