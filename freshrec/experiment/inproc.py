@@ -31,19 +31,18 @@ from streams.session import SessionPolicy, SessionState, to_interaction, to_sess
 LIST_K = 20  # FRESHREC_REC_K's default
 
 
-def recommender(cfg: exp_run.Config, **overrides):
-    """The worker's recommender under the experiment's deployment settings (``overrides``: any Settings field)."""
+def recommender(cfg: exp_run.Config):
+    """The worker's recommender under the experiment's deployment settings (``cfg.settings`` included)."""
     from models.online.recommender import from_settings
 
     values = {k.removeprefix("FRESHREC_").lower(): v for k, v in exp_run.deployment("inproc", cfg).items()}
-    settings = Settings(**{**values, **overrides})
-    return from_settings(settings)
+    return from_settings(Settings(**values))
 
 
-def simulate(cfg: exp_run.Config, log_path: Path, **overrides) -> dict:
+def simulate(cfg: exp_run.Config, log_path: Path) -> dict:
     """Run the shop against the recommender; the shop's records go to ``log_path`` as ``--log-events`` writes
     them. Returns the shop's summary (what ``freshrec shop --json`` prints)."""
-    rec = recommender(cfg, **overrides)
+    rec = recommender(cfg)
     lists: dict[str, RecList] = {}
 
     def read(user_id: str, item_id: str) -> RecList | None:
@@ -92,13 +91,16 @@ def main(argv=None) -> None:
                    help="a Settings field for the recommender, e.g. online_trend_slot=-1")
     p.add_argument("--out", type=Path, default=Path("/tmp/freshrec-inproc"))
     a = p.parse_args(argv)
+    try:
+        overrides = exp_run.parse_settings(a.set)
+    except ValueError as exc:
+        p.error(str(exc))
     cfg = exp_run.Config(variants=a.variants.split(","), hours=a.hours, users=a.users, seed=a.seed,
-                         start_ms=1_795_000_000_000, bin_s=max(60.0, a.hours * 3600 / 18))
-    overrides = dict(kv.split("=", 1) for kv in a.set)
+                         start_ms=1_795_000_000_000, bin_s=max(60.0, a.hours * 3600 / 18), settings=overrides)
     a.out.mkdir(parents=True, exist_ok=True)
     log_path = a.out / f"inproc-{a.seed}-{int(time.time())}.jsonl"
     t0 = time.monotonic()
-    summary = simulate(cfg, log_path, **overrides)
+    summary = simulate(cfg, log_path)
     report = exp_run.build_report(cfg, log_path, summary, cfg.start_ms)
     report["wall_s"] = round(time.monotonic() - t0, 1)
     report["overrides"] = overrides
