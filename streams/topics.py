@@ -6,6 +6,7 @@ the agent, where a bad message can go to the dead-letter topic instead of crashi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import faust
@@ -17,6 +18,7 @@ from freshrec.settings import Settings
 #: needs minutes, not history; a users worker stalled for longer misses lists until their items'
 #: next publish (at most ``NEIGHBORS_MAX_AGE_MS`` for an item that keeps changing).
 NEIGHBOR_PACKS_RETENTION_MS = 600_000
+CONTROLLER_SETTLE_S = 60.0  # how long topic creation retries a controller that metadata still names after it died
 
 
 def neighbors_name(settings: Settings) -> str:
@@ -65,7 +67,8 @@ def ensure_topics(settings: Settings) -> list[str]:
     """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import (KafkaConnectionError, NodeNotReadyError, NotControllerError, TopicAlreadyExistsError,
+                              UnknownBrokerIdError)
 
     n = settings.topic_partitions
     wanted = {
@@ -81,8 +84,15 @@ def ensure_topics(settings: Settings) -> list[str]:
     }
     from freshrec.kafka_security import kafka_python_config
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-worker-admin",
-                             **kafka_python_config(settings))
+    def client() -> KafkaAdminClient:
+        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="freshrec-worker-admin",
+                                **kafka_python_config(settings))
+
+    # Right after a broker of a cluster dies, metadata may still name it as the controller: a create
+    # sent there fails at once. A new client reads fresh metadata; give the cluster a minute to settle.
+    transient = (UnknownBrokerIdError, NodeNotReadyError, NotControllerError, KafkaConnectionError)
+    deadline = time.monotonic() + CONTROLLER_SETTLE_S
+    admin = client()
     try:
         existing = set(admin.list_topics())
         rf, common = settings.topic_replication_factor, settings.topic_configs()
@@ -90,11 +100,20 @@ def ensure_topics(settings: Settings) -> list[str]:
                    for name, (p, cfg) in wanted.items() if name not in existing]
         created = []
         for topic in missing:
-            try:
-                admin.create_topics([topic])
-                created.append(topic.name)
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
+            while True:
+                try:
+                    admin.create_topics([topic])
+                    created.append(topic.name)
+                except TopicAlreadyExistsError:
+                    pass  # another worker won the race (or the attempt before this one did)
+                except transient:
+                    if time.monotonic() > deadline:
+                        raise
+                    admin.close()
+                    time.sleep(1.0)  # a retry's backoff
+                    admin = client()
+                    continue
+                break
         return created
     finally:
         admin.close()
