@@ -10,6 +10,7 @@ import random
 from freshrec.settings import Settings
 from models.base import Interaction, Session
 from models.recommender import StreamRecommender
+from streams.covis import decode_batch, decode_stats
 from streams.worker_path import WorkerPath
 
 from .conftest import Harness, raw, wait_for
@@ -19,6 +20,11 @@ def _log(n: int = 45, seed: int = 3) -> list[tuple[str, str]]:
     """Interleaved sessions over a small catalogue, so neighbours matter from the first few events."""
     rng = random.Random(seed)
     return [(f"u{rng.randrange(6)}", f"i{min(int(rng.expovariate(0.35)), 11)}") for _ in range(n)]
+
+
+def _row_offset(h: Harness, item: str) -> int:
+    raw = h.tables.item_stats.get(item)
+    return decode_stats(raw).offset if raw is not None else -1
 
 
 async def test_the_worker_and_the_evaluated_worker_path_give_the_same_lists(unique):
@@ -38,9 +44,14 @@ async def test_the_worker_and_the_evaluated_worker_path_give_the_same_lists(uniq
             await events.put(raw(ev), key=user.encode())
             await wait_for(lambda: (rec := h.writer.lists.get(h.writer.keys.user_recs(user))) is not None
                            and rec.list_id == ev.event_id, what=f"the list after {ev.event_id}")
+            applied: list[tuple[str, int]] = []  # (item, the item-updates offset its row must reach)
             for m in h.out.item_updates.sent[sent_before:]:
-                await updates.put(m["value"], key=m["key"])
-            await wait_for(lambda: h.handlers.dirty_items, what="the item side")
+                put = await updates.put(m["value"], key=m["key"])
+                batch = decode_batch(m["value"])
+                applied += [(i, put.message.offset) for i in (*batch.items, *batch.sourced)]
+            # Every delta applied, not just the first window's: the items agent's take window may split
+            # one event's records, and a publish in between would publish partial counts.
+            await wait_for(lambda: all(_row_offset(h, i) >= off for i, off in applied), what="the item side")
             await h.handlers.publish_neighbors()
             worker = h.writer.user_items(user)
             # the evaluated path: learn the click, then score the session, as the prequential replay does
