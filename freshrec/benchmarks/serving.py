@@ -163,17 +163,42 @@ def lookup(
     as_json: bool = _JSON,
 ) -> None:
     """Latency of RecClient.get_recommendations (k=10, as the read-only user) at a fixed rate and the max
-    rate, against one bare HGET of the same list at the same rate (bound_*) and redis-benchmark."""
+    rate, against one bare HGET of the same list at the same rate (bound_*) and redis-benchmark; then the
+    same schedule from a C generator against the client (openloop_*) and against Redis itself (redis_*)."""
     from freshrec.benchmarks.bounds import redis_benchmark
     from contracts.redis_keys import Keys
+
+    from freshrec.benchmarks import openloop
 
     settings = _common(rate, seconds, users, items)
     with _seeded(settings, users, items) as prefix:
         bound = _run(_lookup(settings, prefix, "bound", rate, seconds, concurrency, users, items))
         result = _run(_lookup(settings, prefix, "lookup", rate, seconds, concurrency, users, items))
+        own = openloop.at_redis(settings, prefix, rate, seconds, concurrency, users, items)
         reference = redis_benchmark(settings.reader_url, Keys(prefix).user_recs("u1"), int(rate * seconds),
                                     concurrency)
-    _print("lookup", {**result, **_bound_fields(bound, result), **reference}, as_json)
+    c_fields = _openloop_fields(result.pop("openloop", {"openloop_error": "not run"}), own)
+    _print("lookup", {**result, **_bound_fields(bound, result), **c_fields, **reference}, as_json)
+
+
+def _openloop_fields(at_host: dict, at_redis: dict) -> dict:
+    """The C generator's figures (freshrec/benchmarks/openloop.c): the lookups and Redis's own HGET of
+    the same keys under one schedule, rate and concurrency, so ``openloop_p99_ratio`` is rate for rate."""
+    error = at_host.get("openloop_error") or at_redis.get("openloop_error")
+    if error:
+        return {"openloop_error": error}
+    out = {"openloop_p50_ms": at_host["p50_ms"], "openloop_p99_ms": at_host["p99_ms"],
+           "openloop_p999_ms": at_host["p999_ms"], "openloop_errors": at_host["errors"],
+           "openloop_achieved_rps": at_host["achieved_rps"],
+           "openloop_generator_cpu_ms_per_request": at_host["cpu_ms_per_request"],
+           "redis_p50_ms": at_redis["p50_ms"], "redis_p99_ms": at_redis["p99_ms"],
+           "redis_p999_ms": at_redis["p999_ms"], "redis_errors": at_redis["errors"]}
+    if at_redis["p99_ms"]:
+        out["openloop_p99_ratio"] = round(at_host["p99_ms"] / at_redis["p99_ms"], 2)
+        if "host_p99_ms" in at_host:  # the client's own share, without the generator's socket hop
+            out.update(openloop_host_p50_ms=at_host["host_p50_ms"], openloop_host_p99_ms=at_host["host_p99_ms"],
+                       openloop_host_p99_ratio=round(at_host["host_p99_ms"] / at_redis["p99_ms"], 2))
+    return out
 
 
 def _bound_fields(bound: dict, result: dict) -> dict:
@@ -223,11 +248,19 @@ async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, ite
         async def host_stats() -> dict:
             return json.loads((await send(b"stats"))[2:])
         # The client's CPU per lookup is the host's; the generator's is apart, on its own process.
-        return await phases(call, rate, seconds, concurrency,
-                            {"client": lambda: [host.pid], "generator": lambda: [os.getpid()],
-                             **_redis_pids(settings)},
-                            warm_up=settings.serve_cache_size + 1000,
-                            around_fixed=(lambda: send(b"reset"), host_stats))
+        result = await phases(call, rate, seconds, concurrency,
+                              {"client": lambda: [host.pid], "generator": lambda: [os.getpid()],
+                               **_redis_pids(settings)},
+                              warm_up=settings.serve_cache_size + 1000,
+                              around_fixed=(lambda: send(b"reset"), host_stats))
+        if mode == "lookup":  # the same schedule again from the C generator, the host timing it too
+            from freshrec.benchmarks import openloop
+
+            await send(b"reset")
+            c = await loop.run_in_executor(None, openloop.at_host, settings, path, rate, seconds, concurrency,
+                                           users, items)
+            result["openloop"] = c if "openloop_error" in c else {**c, **await host_stats()}
+        return result
     finally:
         _stop(host, 10)
         log.close()

@@ -30,6 +30,11 @@ def test_lookup_runs_the_client_in_its_own_process_against_one_hget_and_redis_be
     assert out["redis_benchmark_p99_ms"] >= out["redis_benchmark_p50_ms"] > 0, out.get("redis_benchmark_error")
     # the host's own timing of the same lookups: never longer than the generator saw them
     assert 0 < out["host_p50_ms"] <= out["p50_ms"] and 0 < out["bound_host_p99_ms"] <= out["bound_p99_ms"]
+    # the C generator's run: the same schedule against the client and against Redis itself
+    assert out["openloop_errors"] == 0 and out["redis_errors"] == 0, out.get("openloop_error")
+    assert 0 < out["redis_p50_ms"] <= out["redis_p99_ms"] and 0 < out["openloop_p50_ms"] <= out["openloop_p99_ms"]
+    assert out["openloop_p99_ratio"] == pytest.approx(out["openloop_p99_ms"] / out["redis_p99_ms"], rel=0.02)
+    assert 0 < out["openloop_host_p50_ms"] <= out["openloop_p50_ms"]
 
 
 def test_api_measures_freshrec_serve_and_a_bare_app_under_the_same_server():
