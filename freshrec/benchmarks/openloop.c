@@ -14,7 +14,8 @@
  *           "1\n" or "0 <reason>\n": the client under test at the same rate.
  * Request ids follow freshrec/benchmarks/serving.py `_request_ids` (10 % anonymous).
  *
- * Prints one JSON object: p50/p90/p99/p999/max ms, requests, errors, the achieved rate, own CPU ms.
+ * Prints one JSON object: p50/p90/p99/p999/max ms, requests, errors, the achieved rate, own CPU ms, and
+ * how late it sent (start_lag_*: scheduled to actual send; the part of the latency that is its own).
  * Build: cc -O2 -o openloop openloop.c (freshrec/benchmarks/openloop.py does it once per source hash).
  */
 #define _GNU_SOURCE
@@ -191,6 +192,8 @@ int main(int argc, char **argv) {
     /* warm-up requests (ids the measured phase does not use) go first, at the same rate, untimed */
     long total = warm + (long)(rate * seconds);
     double *lat = malloc(sizeof(double) * (size_t)(total + 1));
+    double *lag = malloc(sizeof(double) * (size_t)(total + 1)); /* scheduled to actual send: our own lateness */
+    long lagged = 0;
     long next = 0, done = 0, measured = 0, errors = 0;
     double t0 = now_s() + 0.01, t_end = 0;
     while (done < total) {
@@ -202,6 +205,7 @@ int main(int argc, char **argv) {
             int n = format_request(next < warm ? -1 - next : next - warm, req, sizeof req);
             c[i].busy = 1;
             c[i].scheduled = t0 + next / rate;
+            if (next >= warm) lag[lagged++] = now_s() - c[i].scheduled;
             c[i].have = 0;
             next++;
             send_all(c[i].fd, req, (size_t)n);
@@ -239,11 +243,12 @@ int main(int argc, char **argv) {
     double cpu = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
     double measured_s = t_end - (t0 + warm / rate);
     qsort(lat, (size_t)measured, sizeof *lat, cmp_double);
+    qsort(lag, (size_t)lagged, sizeof *lag, cmp_double);
     printf("{\"requests\": %ld, \"errors\": %ld, \"rate\": %.1f, \"achieved_rps\": %.1f, \"conns\": %d, "
            "\"p50_ms\": %.4f, \"p90_ms\": %.4f, \"p99_ms\": %.4f, \"p999_ms\": %.4f, \"max_ms\": %.4f, "
-           "\"cpu_ms_per_request\": %.4f}\n",
+           "\"start_lag_p50_ms\": %.4f, \"start_lag_p99_ms\": %.4f, \"cpu_ms_per_request\": %.4f}\n",
            measured, errors, rate, measured_s > 0 ? measured / measured_s : 0.0, conns,
            pct(lat, measured, 50), pct(lat, measured, 90), pct(lat, measured, 99), pct(lat, measured, 99.9),
-           measured ? lat[measured - 1] * 1000.0 : 0.0, cpu * 1000.0 / (double)(total ? total : 1));
+           measured ? lat[measured - 1] * 1000.0 : 0.0, pct(lag, lagged, 50), pct(lag, lagged, 99), cpu * 1000.0 / (double)(total ? total : 1));
     return 0;
 }

@@ -191,8 +191,10 @@ def _openloop_fields(at_host: dict, at_redis: dict) -> dict:
            "openloop_p999_ms": at_host["p999_ms"], "openloop_errors": at_host["errors"],
            "openloop_achieved_rps": at_host["achieved_rps"],
            "openloop_generator_cpu_ms_per_request": at_host["cpu_ms_per_request"],
+           "openloop_start_lag_p99_ms": at_host["start_lag_p99_ms"],
            "redis_p50_ms": at_redis["p50_ms"], "redis_p99_ms": at_redis["p99_ms"],
-           "redis_p999_ms": at_redis["p999_ms"], "redis_errors": at_redis["errors"]}
+           "redis_p999_ms": at_redis["p999_ms"], "redis_errors": at_redis["errors"],
+           "redis_start_lag_p99_ms": at_redis["start_lag_p99_ms"]}  # the generator's own share of both
     if at_redis["p99_ms"]:
         out["openloop_p99_ratio"] = round(at_host["p99_ms"] / at_redis["p99_ms"], 2)
         if "host_p99_ms" in at_host:  # the client's own share, without the generator's socket hop
