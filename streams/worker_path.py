@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 from freshrec.settings import Settings
 from models.base import Interaction, Session
-from models.selection.retune import Retuner, apply_users
+from models.selection.retune import Retuner, apply_users, round_due
 from streams.covis import CovisPolicy, ItemDeltas, ItemStats, PublishFilter
 from streams.model_adapter import ModelAdapter
 from streams.tuning_swap import apply_items
@@ -158,10 +158,10 @@ class ReTunes:
         items.append(item)
 
     def due(self, ts: int) -> bool:
-        """The trainer's Trainer.due: enough new events, or the interval passed and one arrived."""
-        new = self.events - self.tuned_events
-        return self.retuner is not None and (new >= self.min_events or (
-            new > 0 and (self.tuned_ts is None or ts - self.tuned_ts >= self.interval_ms)))
+        """The trainer's schedule (``Trainer.due``) in event time."""
+        return self.retuner is not None and round_due(
+            self.events - self.tuned_events, None if self.tuned_ts is None else ts - self.tuned_ts,
+            self.min_events, self.interval_ms)
 
     def run(self, ts: int, half_life_s: float):
         self.tuned_events, self.tuned_ts = self.events, ts

@@ -28,6 +28,7 @@ from models.deep.artifact import publish
 from models.deep.eventlog import EventLog
 from models.deep.recommender import DeepRecommender
 from models.deep.warmstart import warm_fit
+from models.selection.retune import round_due
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ class Trainer:
             return 0
 
     def due(self, end: int, now: float) -> bool:
-        new = end - self.trained_end
-        return new >= self.min_events or (new > 0 and now - self.last_round >= self.interval_s)
+        return round_due(end - self.trained_end, now - self.last_round, self.min_events, self.interval_s)
 
     def run_once(self, on_progress: Callable[[str, int, int], None] | None = None) -> Round:
         """One round: read, warm-start train, write, publish-if-not-worse."""

@@ -164,3 +164,9 @@ def publish(store, decision: Decision) -> bool:
     write_tuning(store, decision.config)
     point_tuning(store, decision.config.version)
     return True
+
+
+def round_due(new_events: int, elapsed: float | None, min_events: int, interval: float) -> bool:
+    """The trainer's schedule, for its rounds and the worker path's replay of them: ``min_events`` new
+    events, or at least one once ``interval`` has passed since the last round (``elapsed`` None: none yet)."""
+    return new_events >= min_events or (new_events > 0 and (elapsed is None or elapsed >= interval))
