@@ -226,6 +226,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < n; k++) {
             uint32_t i = ev[k].data.u32;
             if (i == UINT32_MAX) { uint64_t x; if (read(tfd, &x, sizeof x) < 0 && errno != EAGAIN) die("timerfd"); continue; }
+            if (c[i].have == sizeof c[i].in) { fprintf(stderr, "openloop: a reply over %zu bytes\n", sizeof c[i].in); return 2; }
             ssize_t r = read(c[i].fd, c[i].in + c[i].have, sizeof c[i].in - c[i].have);
             if (r <= 0) { if (r < 0 && errno == EINTR) continue; fprintf(stderr, "openloop: connection closed\n"); return 2; }
             c[i].have += (size_t)r;
