@@ -166,11 +166,13 @@ class Settings(BaseSettings):
     trending_half_life_s: float = Field(3600.0, gt=0, description="Half-life of trending popularity")
     trending_k: int = Field(50, ge=1, description="Items per trending list")
     trending_interval_s: float = Field(2.0, gt=0, description="Seconds between trending list refreshes")
-    trending_rising_half_life_s: float = Field(120.0, gt=0, description="Event-time half-life of the short "
-                                               "window that finds rising categories (their share against the "
-                                               "trending half-life's; models/candidates/rising.py)")
-    trending_rising_lift: float = Field(1.5, gt=1, description="Share lift (short window over trending "
-                                        "half-life) at which a category counts as rising")
+    trending_rising_baseline_s: float = Field(600.0, gt=0, description="Event-time half-life of each "
+                                              "category's baseline share of session votes, against which the "
+                                              "rising-category test runs (models/candidates/rising.py)")
+    trending_rising_ratio: float = Field(3.0, gt=1, description="The rise the rising-category test looks for: "
+                                         "this many times a category's baseline share of session votes")
+    trending_rising_threshold: float = Field(12.0, gt=0, description="Log-likelihood (CUSUM) at which a category "
+                                             "counts as rising: higher = later and fewer false alarms")
     worker_item_take_max: int = Field(5000, ge=1, le=100_000,
                                       description="Item updates per item-side window (one table write per item)")
     worker_item_take_ms: float = Field(500.0, gt=0, description="Longest wait to fill an item-side window, ms")
@@ -200,9 +202,9 @@ class Settings(BaseSettings):
     online_cart_weight: float = Field(2.0, ge=0, description="Weight of a pick from a served list learned "
                                       "again when its item goes to the cart (the online ranker); 0 = off")
     online_order_weight: float = Field(4.0, ge=0, description="... and again when it is ordered; 0 = off")
-    online_trend_slot: int = Field(-1, ge=-1, le=19, description="Place (0 = first) in the online recommender's "
-                                   "lists for a rising category's trending item while none is shown; -1 = off: the "
-                                   "rising detector is too noisy yet (docs/benchmarks.md, issue 20)")
+    online_trend_slot: int = Field(2, ge=-1, le=19, description="Place (0 = first) in the online recommender's "
+                                   "lists for a rising category's trending item while none is shown; -1 = off "
+                                   "(the detector: models/candidates/rising.py; docs/benchmarks.md, issue 20)")
 
     # --- deep model (models/deep/) -----------------------------------------------------
     deep_store: Path | None = Field(None, description="Deep-model artifact store; default <cache_dir>/models/deep")

@@ -105,6 +105,7 @@ def main(argv=None) -> None:
     report["wall_s"] = round(time.monotonic() - t0, 1)
     report["overrides"] = overrides
     report["config"] = asdict(cfg)
+    report["events_log"] = str(log_path)
     (a.out / f"report-{log_path.stem}.json").write_text(json.dumps(report))
     from freshrec.experiment.cli import render
 

@@ -87,7 +87,8 @@ class OnlineRecommender(StreamRecommender):
                  profile_categories: int = 2, bootstrap_every: int = 10, cache_users: int = 20_000,
                  cache_depth: int = 20, experiment: str | None = None,
                  variants: Mapping[str, float] | None = None, batch_period_ms: int = 3_600_000,
-                 rising_half_life_ms: float = 2 * MINUTE_MS, rising_min_lift: float = 1.5,
+                 rising_baseline_ms: float = 10 * MINUTE_MS, rising_ratio: float = 3.0,
+                 rising_threshold: float = 12.0,
                  trend_slot: int | None = None, trend_shown: int = 6,
                  outcome_weights: Mapping[str, float] | None = None, seed: int = 0):
         super().__init__(page_rules=page_rules, window=window, recent=recent, candidate_k=candidate_k,
@@ -108,8 +109,9 @@ class OnlineRecommender(StreamRecommender):
         self.experiment = experiment
         self.variants = dict(variants) if variants else {"online": 1.0}
         self.batch_period_ms = batch_period_ms
-        self.rising_half_life_ms = rising_half_life_ms
-        self.rising_min_lift = rising_min_lift
+        self.rising_baseline_ms = rising_baseline_ms
+        self.rising_ratio = rising_ratio
+        self.rising_threshold = rising_threshold
         self.trend_slot = trend_slot
         self.trend_shown = trend_shown
         self.outcome_weights = dict(outcome_weights or {})
@@ -123,11 +125,10 @@ class OnlineRecommender(StreamRecommender):
         self.item_facts = ItemFacts()
         self.profiles = UserProfiles(half_life_ms=profile_half_life_ms)
         self.profile = ProfileSource(self.profiles, self.trending, profile_categories)
-        # Minutes against the trending half-life (an hour in the worker): which categories are rising
-        # now, for the trend slot (models/online/trendslot.py).
-        self.rising = RisingCategories(fast_half_life_ms=rising_half_life_ms,
-                                       slow_half_life_ms=max(trending_half_life_ms or DAY_MS, 2 * rising_half_life_ms),
-                                       min_lift=rising_min_lift)
+        # Which categories more sessions turn to now than their baseline says, for the trend slot
+        # (models/online/trendslot.py).
+        self.rising = RisingCategories(baseline_half_life_ms=rising_baseline_ms, ratio=rising_ratio,
+                                       threshold=rising_threshold)
         # Empty until a deep version is swapped in (the worker's deep-swap timer); then its probability
         # is the ranker's ``score_deep`` feature and its top-K joins the pool.
         self.deep = DeepSource()
@@ -186,7 +187,8 @@ class OnlineRecommender(StreamRecommender):
                         self._picked.popitem(last=False)
         self._learn_outcome(user, interaction)
         self.item_facts.learn_one(interaction)
-        self.rising.learn_category(self.trending.category_of.get(interaction.item), interaction)
+        category_of = self.trending.category_of
+        self.rising.learn_one(session, interaction, category_of.get(interaction.item), category_of)
         self.profiles.learn_one(user, interaction, self.item_facts)
         if self.mf is not None:
             self.mf.learn_one(user, interaction.item)
@@ -381,7 +383,7 @@ def from_settings(settings=None, page_rules: bool = True) -> OnlineRecommender:
                              experiment=s.ab_experiment or None,
                              variants=parse_shares(s.ab_variants) if s.ab_experiment else None,
                              batch_period_ms=int(s.ab_batch_period_s * 1000),
-                             rising_half_life_ms=s.trending_rising_half_life_s * 1000.0,
-                             rising_min_lift=s.trending_rising_lift,
+                             rising_baseline_ms=s.trending_rising_baseline_s * 1000.0,
+                             rising_ratio=s.trending_rising_ratio, rising_threshold=s.trending_rising_threshold,
                              trend_slot=s.online_trend_slot if s.online_trend_slot >= 0 else None,
                              outcome_weights={"cart": s.online_cart_weight, "order": s.online_order_weight})
