@@ -6,6 +6,14 @@ over positions, summed per item) and an *explore* head that scores every item (f
 vocabulary, cosine similarity times a fixed scale as in NISER, which keeps popular items from
 dominating through embedding norm). ``p(i) = g * p_repeat(i) + (1 - g) * p_explore(i)``.
 
+The explore head's session representation (``readout``) is either ``"last"``, a projection of the last
+position's hidden state (the first design), or ``"core"``, an attention-weighted sum of the session's own
+item embeddings with the last hidden state as the query (CORE, Hou et al. SIGIR 2022; STAMP/NARM's
+target attention): the representation then lives in the space of the item table it is scored against,
+or ``"mix"``, the sum of the two (the item-space part cannot express "the item after this one" by
+itself: a cycle i -> i+1 defeats it).
+``repeat=False`` drops the repeat head and the gate (``p = p_explore``).
+
 One forward pass over a whole session trains every prefix at once (causal mask), which is what makes
 full-softmax training affordable on a CPU. ``forward`` is the scoring path that is exported to ONNX: it
 takes right-padded item indices and returns the probability of every item (column ``j`` = index ``j+1``).
@@ -52,23 +60,45 @@ class CausalBlock(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
+READOUTS = ("last", "core", "mix")
+
+
 class SessionNet(nn.Module):
+    """Defaults of the keyword arguments added after format 1's first artifacts (``readout``, ``repeat``,
+    ``item_dropout``) give the first architecture, so a ``config.json`` written before them still
+    describes its network."""
+
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 30, layers: int = 2, heads: int = 2,
-                 dropout: float = 0.2, scale: float = 12.0):
+                 dropout: float = 0.2, scale: float = 12.0, readout: str = "last", repeat: bool = True,
+                 item_dropout: float = 0.0):
         super().__init__()
+        if readout not in READOUTS:
+            raise ValueError(f"readout {readout!r}: choose one of {READOUTS}")
         self.n_items = n_items
         self.max_len = max_len
         self.scale = scale
+        self.readout = readout
+        self.repeat = repeat
+        # Dropout on the item table scored against (CORE's robust distance measurement): each training
+        # step sees a perturbed table, so the cosine scores do not lean on a few embedding coordinates.
+        self.item_drop = nn.Dropout(item_dropout)
         self.item_emb = nn.Embedding(n_items + 1, dim, padding_idx=0)
         self.pos_emb = nn.Embedding(max_len + 1, dim)
         self.norm_in = nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(CausalBlock(dim, heads, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
-        self.query = nn.Linear(dim, dim)
-        self.rep_q = nn.Linear(dim, dim)
-        self.rep_k = nn.Linear(dim, dim)
-        self.gate = nn.Linear(dim, 1)
+        if readout != "core":
+            self.query = nn.Linear(dim, dim)
+        # Only the parts the architecture uses: a state_dict then has exactly the first design's keys
+        # under its defaults, so its weights load into this class unchanged.
+        if repeat:
+            self.rep_q = nn.Linear(dim, dim)
+            self.rep_k = nn.Linear(dim, dim)
+            self.gate = nn.Linear(dim, 1)
+        if readout != "last":
+            self.read_q = nn.Linear(dim, dim)
+            self.read_k = nn.Linear(dim, dim)
         nn.init.normal_(self.item_emb.weight, std=0.05)
         nn.init.normal_(self.pos_emb.weight, std=0.01)
 
@@ -84,27 +114,50 @@ class SessionNet(nn.Module):
             x = block(x, allowed)
         return self.norm(x), allowed
 
-    def _explore_logits(self, h: torch.Tensor) -> torch.Tensor:
-        items = F.normalize(self.item_emb.weight[1:], dim=-1)
-        return self.scale * F.normalize(self.query(h), dim=-1) @ items.T
+    def _represent(self, h_q: torch.Tensor, h: torch.Tensor, items: torch.Tensor,
+                   allowed: torch.Tensor) -> torch.Tensor:
+        """Session representation of each query state ``h_q`` (B, Q, D) over the positions ``allowed``
+        (B, Q, T) of ``h`` / ``items`` (B, T, ...); returns (B, Q, D)."""
+        if self.readout == "last":
+            return self.query(h_q)
+        att = (self.read_q(h_q) @ self.read_k(h).transpose(1, 2)) / math.sqrt(h.shape[-1])
+        att = torch.softmax(att.masked_fill(~allowed, _MASKED), dim=-1)
+        rep = att @ self.drop(self.item_emb(items))
+        return rep if self.readout == "core" else rep + self.query(h_q)
 
-    def loss(self, items: torch.Tensor, sampler: torch.Tensor | None = None, negatives: int = 0) -> torch.Tensor:
+    def _explore_logits(self, rep: torch.Tensor) -> torch.Tensor:
+        items = F.normalize(self.item_drop(self.item_emb.weight[1:]), dim=-1)
+        return self.scale * F.normalize(rep, dim=-1) @ items.T
+
+    def loss(self, items: torch.Tensor, sampler: torch.Tensor | None = None, negatives: int = 0,
+             label_smoothing: float = 0.0) -> torch.Tensor:
         """Mean negative log-likelihood of every next item of every (right-padded) session in the batch.
 
         With ``negatives > 0`` the explore softmax is a sampled softmax: ``negatives`` items shared by
         the batch, drawn from ``sampler`` (a distribution over tokens 1..n), with the logQ correction
-        so that the estimate stays consistent; otherwise it is the full softmax over every item.
+        so that the estimate stays consistent; otherwise it is the full softmax over every item, and
+        ``label_smoothing`` moves that share of the explore head's target to a uniform one.
         """
         h, allowed = self.encode(items[:, :-1])
         inp, tgt = items[:, :-1], items[:, 1:]
         has_target = tgt != 0
-        h_t = h[has_target]
         target = tgt[has_target]
+        rep = self._represent(h, h, inp, allowed)[has_target]
+        h_t = h[has_target]
+        smooth = None
         if negatives > 0 and sampler is not None:
-            log_explore = self._sampled_log_softmax(h_t, target, sampler, negatives)
+            log_explore = self._sampled_log_softmax(rep, target, sampler, negatives)
         else:
-            logits = self._explore_logits(h_t)
-            log_explore = logits.gather(1, (target - 1)[:, None]).squeeze(1) - torch.logsumexp(logits, dim=1)
+            logits = self._explore_logits(rep)
+            norm = torch.logsumexp(logits, dim=1)
+            log_explore = logits.gather(1, (target - 1)[:, None]).squeeze(1) - norm
+            if label_smoothing > 0:
+                smooth = norm - logits.mean(dim=1)   # cross-entropy against the uniform distribution
+        if not self.repeat:
+            nll = -log_explore
+            if smooth is not None:
+                nll = (1 - label_smoothing) * nll + label_smoothing * smooth
+            return nll.mean()
 
         att = (self.rep_q(h) @ self.rep_k(h).transpose(1, 2)) / math.sqrt(h.shape[-1])
         log_att = torch.log_softmax(att.masked_fill(~allowed, _MASKED), dim=-1)
@@ -112,13 +165,15 @@ class SessionNet(nn.Module):
         log_repeat = torch.logsumexp(log_att.masked_fill(~match, _NO_MATCH), dim=-1)[has_target]
 
         g = self.gate(h_t).squeeze(1)
-        log_p = torch.logaddexp(F.logsigmoid(g) + log_repeat, F.logsigmoid(-g) + log_explore)
-        return -log_p.mean()
+        nll = -torch.logaddexp(F.logsigmoid(g) + log_repeat, F.logsigmoid(-g) + log_explore)
+        if smooth is not None:
+            nll = (1 - label_smoothing) * nll + label_smoothing * smooth
+        return nll.mean()
 
-    def _sampled_log_softmax(self, h: torch.Tensor, target: torch.Tensor, sampler: torch.Tensor,
+    def _sampled_log_softmax(self, rep: torch.Tensor, target: torch.Tensor, sampler: torch.Tensor,
                              negatives: int) -> torch.Tensor:
         neg = torch.multinomial(sampler, negatives, replacement=True) + 1
-        q = F.normalize(self.query(h), dim=-1)
+        q = F.normalize(rep, dim=-1)
         pos = self.scale * (q * F.normalize(self.item_emb(target), dim=-1)).sum(-1)
         negl = self.scale * q @ F.normalize(self.item_emb(neg), dim=-1).T
         log_q = torch.log(sampler * negatives)
@@ -131,8 +186,12 @@ class SessionNet(nn.Module):
         """(B, T) right-padded indices, each row with >= 1 item -> (B, n_items) next-item probabilities."""
         h, _ = self.encode(items)
         last = (items != 0).sum(1) - 1
-        h_last = h.gather(1, last[:, None, None].expand(-1, 1, h.shape[-1])).squeeze(1)
-        explore = torch.softmax(self._explore_logits(h_last), dim=-1)
+        h_last = h.gather(1, last[:, None, None].expand(-1, 1, h.shape[-1]))
+        rep = self._represent(h_last, h, items, (items != 0)[:, None, :]).squeeze(1)
+        h_last = h_last.squeeze(1)
+        explore = torch.softmax(self._explore_logits(rep), dim=-1)
+        if not self.repeat:
+            return explore
         att = (self.rep_k(h) @ self.rep_q(h_last)[:, :, None]).squeeze(2) / math.sqrt(h.shape[-1])
         att = torch.softmax(att.masked_fill(items == 0, _MASKED), dim=-1)
         g = torch.sigmoid(self.gate(h_last))

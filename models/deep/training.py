@@ -57,6 +57,7 @@ def evaluate_cases(net: SessionNet, cases: Sequence[tuple[list[int], int]], k: i
 def train(net: SessionNet, seqs: Sequence[list[int]], val_cases: Sequence[tuple[list[int], int]], *,
           epochs: int, batch_size: int, lr: float, seed: int, patience: int = 2,
           negatives: int = 0, sampler: torch.Tensor | None = None, dense_lr_ratio: float = 0.1,
+          label_smoothing: float = 0.0,
           on_batch: Callable[[int, int], None] | None = None,
           on_epoch: Callable[[EpochReport], None] | None = None) -> list[EpochReport]:
     """Adam with linear decay to 10% of ``lr``; keeps the best validation-MRR epoch's weights in ``net``.
@@ -83,7 +84,7 @@ def train(net: SessionNet, seqs: Sequence[list[int]], val_cases: Sequence[tuple[
         loss_sum = 0.0
         for batch in training_batches(seqs, batch_size, rng):
             opt.zero_grad(set_to_none=True)
-            loss = net.loss(batch, sampler, negatives)
+            loss = net.loss(batch, sampler, negatives, label_smoothing)
             loss.backward()
             opt.step()
             sched.step()
