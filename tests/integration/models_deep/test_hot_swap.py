@@ -84,7 +84,7 @@ def test_hot_swap_changes_version_without_losing_or_duplicating_events(hybrid_wo
     traffic = Traffic(dep)
     with dep.producer() as out:
         traffic.send(40, out)
-    wait_until(traffic.all_applied, TIMEOUT, f"first lists (worker log: {dep.worker.log()})")
+    wait_until(traffic.all_applied, TIMEOUT, lambda: f"first lists (worker log: {dep.worker.log()})")
     assert {user_list(dep, f"u{u}").model_version for u in range(USERS)} == {f"hybrid:{v1}"}
 
     # Events keep flowing while the pointer moves: consumption never pauses for the load.
@@ -102,11 +102,11 @@ def test_hot_swap_changes_version_without_losing_or_duplicating_events(hybrid_wo
     try:
         point_current(store, v2_dir.name)
         wait_until(lambda: user_list(dep, "u0").model_version == f"hybrid:{v2_dir.name}", TIMEOUT,
-                   f"the new version in Redis (worker log: {dep.worker.log()})")
+                   lambda: f"the new version in Redis (worker log: {dep.worker.log()})")
     finally:
         stop.set()
         sender.join(30)
-    wait_until(traffic.all_applied, TIMEOUT, f"every event applied (worker log: {dep.worker.log()})")
+    wait_until(traffic.all_applied, TIMEOUT, lambda: f"every event applied (worker log: {dep.worker.log()})")
     stats = worker_stats(dep)
     assert stats["accepted"] == traffic.sent, stats
     assert stats.get("duplicates", 0) == 0, stats
@@ -123,9 +123,9 @@ def test_hot_swap_changes_version_without_losing_or_duplicating_events(hybrid_wo
     (bad / ONNX).write_bytes(bytes(onnx))
     point_current(store, bad.name)
     wait_until(lambda: f"deep model {bad.name} rejected" in dep.worker.log(), TIMEOUT,
-               f"the rejection logged (worker log: {dep.worker.log()})")
+               lambda: f"the rejection logged (worker log: {dep.worker.log()})")
     with dep.producer() as out:
         traffic.send(16, out)
-    wait_until(traffic.all_applied, TIMEOUT, f"lists after the rejection (worker log: {dep.worker.log()})")
+    wait_until(traffic.all_applied, TIMEOUT, lambda: f"lists after the rejection (worker log: {dep.worker.log()})")
     assert {user_list(dep, f"u{u}").model_version for u in range(USERS)} == {f"hybrid:{v2_dir.name}"}
     assert dep.worker.alive()

@@ -72,6 +72,6 @@ def test_worker_serves_variants_counts_them_and_checkpoints(deployment, tmp_path
     def resumed():
         metas = [json.loads(p.read_text()) for p in ckpt.glob("online-*.json")]
         return any(m["events"] > before for m in metas)
-    wait_until(resumed, TIMEOUT, f"a checkpoint after the restart (worker log: {dep.worker.log()})")
+    wait_until(resumed, TIMEOUT, lambda: f"a checkpoint after the restart (worker log: {dep.worker.log()})")
     assert dep.worker.stop() == 0
     assert dep.worker.log().count("Traceback") == 0

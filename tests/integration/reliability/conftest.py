@@ -60,7 +60,7 @@ def reference_run(shared_stack, tmp_path_factory):
                 out.send_event(ev)
         worker = dep.worker()
         worker.start()
-        wait_until(lambda: all_reflected(dep, events), 180, f"the reference run (log: {worker.log()})",
+        wait_until(lambda: all_reflected(dep, events), 180, lambda: f"the reference run (log: {worker.log()})",
                    interval=0.5)
         yield dep, events
     finally:

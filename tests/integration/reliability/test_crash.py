@@ -56,12 +56,12 @@ def test_kill_9_mid_replay_then_restart_reaches_the_uninterrupted_state(deployme
     produce(crash, events[:half])
     # The worker's start (group join, recovery) can outlast the feeder: feed once it is consuming, so
     # the kill lands while events still arrive.
-    wait_until(lambda: crash.stats().get("events", 0) > 0, 120, f"the worker to consume (log: {worker.log()})")
+    wait_until(lambda: crash.stats().get("events", 0) > 0, 120, lambda: f"the worker to consume (log: {worker.log()})")
     # The rest arrives while the worker runs; it dies (SIGKILL: no flush, no commit) part-way.
     feeder = threading.Thread(target=produce, args=(crash, events[half:], 400.0))
     feeder.start()
     wait_until(lambda: crash.stats().get("events", 0) >= half + 100, 120,
-               f"the worker to be mid-replay (log: {worker.log()})")
+               lambda: f"the worker to be mid-replay (log: {worker.log()})")
     worker.kill()
     processed_at_kill = crash.stats().get("events", 0)
     committed_at_kill = crash.committed_offsets()  # failure reports: what the killed worker had committed

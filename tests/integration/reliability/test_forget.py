@@ -59,7 +59,7 @@ def test_forget_erases_the_users_state_and_list_for_good(deployments):
     worker.start()
     with dep.producer() as out:
         out.send_event(ev(5, "alice", "c"))
-    wait_until(lambda: "alice" in sessions_state(dep), 120, f"alice's new state (log: {worker.log()})",
+    wait_until(lambda: "alice" in sessions_state(dep), 120, lambda: f"alice's new state (log: {worker.log()})",
                interval=0.3)
     state = sessions_state(dep)["alice"]
     assert state.event_ids == ["f5"] and state.purchased == [] and [e[0] for e in state.events] == ["c"]

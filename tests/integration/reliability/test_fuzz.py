@@ -62,7 +62,7 @@ def test_ten_thousand_hostile_events_all_reach_the_dead_letter_topic(request, de
                              type="view"))
     dlq = dep.settings.topic_dead_letter
     wait_until(lambda: dep.end_offsets(dlq) >= len(expected) or not worker.alive(), 240,
-               f"{len(expected)} dead letters (worker log: {worker.log()})", interval=0.5)
+               lambda: f"{len(expected)} dead letters (worker log: {worker.log()})", interval=0.5)
     assert worker.alive(), worker.log()
     stats = wait_until(lambda: (s := dep.stats()).get("accepted", 0) >= 1 and s, 60, "the valid event")
     assert stats["dead_letters"] == len(expected) and stats["accepted"] == 1

@@ -32,7 +32,7 @@ def start_with(dep, events):
     worker.start()
     produce(dep, events)
     wait_until(lambda: dep.stats().get("events", 0) >= len(events), 120,
-               f"the first {len(events)} events (log: {worker.log()})")
+               lambda: f"the first {len(events)} events (log: {worker.log()})")
     return worker
 
 
@@ -59,7 +59,8 @@ def test_redis_down_for_ten_seconds_loses_nothing(deployments, private_redis, re
     private_redis.start()
     watcher = RecWatcher(dep.redis, dep.settings.redis_prefix)
 
-    wait_until(lambda: caught_up(dep, events), 120, f"every list to catch up (log: {worker.log()})", interval=0.3)
+    wait_until(lambda: caught_up(dep, events), 120,
+               lambda: f"every list to catch up (log: {worker.log()})", interval=0.3)
     watcher.stop()
     assert watcher.regressions == []
     assert "redis unavailable" in worker.log()  # it did retry (with backoff) rather than drop windows
@@ -97,6 +98,6 @@ def test_broker_restart_during_processing_loses_nothing(private_stack, deploymen
     produce(dep, events[half:])
 
     wait_until(lambda: caught_up(dep, events) or not worker.alive(), 180,
-               f"every list to catch up (log: {worker.log()})", interval=0.5)
+               lambda: f"every list to catch up (log: {worker.log()})", interval=0.5)
     assert worker.alive(), worker.log()
     nothing_lost(dep, ref, events)

@@ -36,7 +36,7 @@ def test_a_worker_leaving_mid_stream_hands_over_without_losing_events(deployment
     second.start()
     # Faust's assignor spreads the 4 events partitions over the stable group's 2 members.
     wait_until(lambda: group_members(dep) == 2, 120,
-               f"both workers in the group (logs: {first.log()} {second.log()})", interval=0.5)
+               lambda: f"both workers in the group (logs: {first.log()} {second.log()})", interval=0.5)
     watcher = RecWatcher(dep.redis, dep.settings.redis_prefix)
     half = len(events) // 2
     produce(dep, events[:half])

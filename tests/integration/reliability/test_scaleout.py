@@ -104,7 +104,7 @@ def test_replay_through_the_worker_to_a_redis_cluster_and_the_api(scaleout, clus
     stack, conn = scaleout
     dep = cluster_dep
     worker = start(dep, events)
-    wait_until(lambda: caught_up(dep, events), 60, f"every user's list (log: {worker.log()})", interval=0.3)
+    wait_until(lambda: caught_up(dep, events), 60, lambda: f"every user's list (log: {worker.log()})", interval=0.3)
     nothing_lost(dep, ref, events)
     assert replicas(dep) == {"replicas": [3], "min_insync": "2"}
     assert "CROSSSLOT" not in worker.log(10**6)
@@ -160,7 +160,8 @@ def test_a_broker_killed_mid_replay_loses_nothing_and_applies_every_event_once(s
 
     feeder = threading.Thread(target=produce, args=(dep, events[half:], 400.0))
     feeder.start()
-    wait_until(lambda: dep.stats().get("events", 0) >= half + 100, 60, f"the worker mid-replay ({worker.log()})")
+    wait_until(lambda: dep.stats().get("events", 0) >= half + 100, 60,
+               lambda: f"the worker mid-replay ({worker.log()})")
     os.kill(victim, signal.SIGKILL)  # no controlled shutdown: leaders move after the session timeout
     processed_at_kill = dep.stats().get("events", 0)
     feeder.join(120)
@@ -223,7 +224,8 @@ def test_a_redis_master_killed_blocks_its_keys_until_it_is_back_and_nothing_is_l
 
     stack.up()  # the node restarts on its port with its nodes.conf and AOF: it rejoins with its slots
     watcher = RecWatcher(dep.redis, dep.settings.redis_prefix)
-    wait_until(lambda: caught_up(dep, events), 120, f"every list to catch up (log: {worker.log()})", interval=0.3)
+    wait_until(lambda: caught_up(dep, events), 120,
+               lambda: f"every list to catch up (log: {worker.log()})", interval=0.3)
     watcher.stop()
     assert watcher.regressions == []
     nothing_lost(dep, ref, events)

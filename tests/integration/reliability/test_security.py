@@ -53,7 +53,7 @@ def test_worker_and_producer_over_sasl_and_no_secret_in_logs(deployments, privat
             out.send_event(Event(event_id=f"s{n}", ts=T0 + n, user_id="sasl-user", item_id=item, type="view"))
     key = dep.settings.redis_prefix + "rec:user:sasl-user"
     wait_until(lambda: (ts := dep.redis.hget(key, "ts")) and int(ts) == T0 + 2 or not worker.alive(), 180,
-               f"the list written through a SASL-authenticated worker (log: {worker.log()})", interval=0.3)
+               lambda: f"the list written through a SASL-authenticated worker (log: {worker.log()})", interval=0.3)
     assert worker.alive(), worker.log()
 
     cli = subprocess.run([sys.executable, "-m", "freshrec", "--verbose", "forget", "sasl-user", "--json"], cwd=REPO,

@@ -26,7 +26,8 @@ def test_a_worker_that_never_fetches_its_events_exits_and_its_restart_catches_up
                                  type="view"))
     worker = dep.worker()
     worker.start()
-    wait_until(lambda: not worker.alive(), 150, f"the stalled worker to exit (log: {worker.log()})", interval=0.5)
+    wait_until(lambda: not worker.alive(), 150,
+               lambda: f"the stalled worker to exit (log: {worker.log()})", interval=0.5)
     log = worker.log(20_000)
     assert worker.proc.returncode == STALL_EXIT_CODE, log
     assert "consumed nothing" in log and "resuming them" in log, log
@@ -37,12 +38,12 @@ def test_a_worker_that_never_fetches_its_events_exits_and_its_restart_catches_up
     healthy = dep.worker()
     healthy.start()
     wait_until(lambda: dep.stats().get("events", 0) >= 20 or not healthy.alive(), 120,
-               f"the restarted worker to process the events (log: {healthy.log()})", interval=0.5)
+               lambda: f"the restarted worker to process the events (log: {healthy.log()})", interval=0.5)
     assert healthy.alive(), healthy.log()
     with dep.producer() as out:  # and keeps going: more events for the running worker
         for n in range(20, 30):
             out.send_event(Event(event_id=f"s{n}", ts=T0 + n * 1000, user_id="u9", item_id=f"i{n}", type="view"))
-    wait_until(lambda: dep.stats().get("events", 0) >= 30, 60, f"the later events (log: {healthy.log()})",
+    wait_until(lambda: dep.stats().get("events", 0) >= 30, 60, lambda: f"the later events (log: {healthy.log()})",
                interval=0.5)
     assert healthy.alive() and "stall watchdog" not in healthy.log(20_000), healthy.log(20_000)
     assert dep.stats()["events"] == 30

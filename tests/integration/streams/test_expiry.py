@@ -53,7 +53,7 @@ def test_idle_session_is_tombstoned_and_active_one_kept(expiring):
             out.send_event(ev("active", "a"))
             out.flush()
             wait_until(lambda: has_list("idle") and has_list("active"), 90,
-                       f"both users' lists (worker log: {dep.worker.log()})")
+                       lambda: f"both users' lists (worker log: {dep.worker.log()})")
             deadline = time.monotonic() + 60
             # The active user keeps browsing (an event every 0.5 s, well inside the TTL) until the idle
             # user's tombstone shows up in the sessions changelog.

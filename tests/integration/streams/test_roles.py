@@ -53,7 +53,7 @@ def test_lists_from_the_items_worker_reach_the_users_worker_live_and_after_its_r
     # The items worker counts the pairs and publishes a's list; only then can a users worker tell
     # a new visitor of a what was viewed with it.
     wait_until(lambda: dep.redis.exists(dep.settings.redis_prefix + "rec:item:a"), TIMEOUT,
-               f"a's item list (items log: {items.log()})")
+               lambda: f"a's item list (items log: {items.log()})")
 
     def co_viewed(user: str) -> bool:
         with dep.producer() as out:
@@ -62,13 +62,13 @@ def test_lists_from_the_items_worker_reach_the_users_worker_live_and_after_its_r
 
     co_viewed("live")
     wait_until(lambda: _reasons(dep, "live").get("b") == "viewed together with a", TIMEOUT,
-               f"b for a visitor of a, from a pack (users log: {users.log()})")
+               lambda: f"b for a visitor of a, from a pack (users log: {users.log()})")
 
     assert users.stop() == 0
     users.start()
     co_viewed("after-restart")
     wait_until(lambda: _reasons(dep, "after-restart").get("b") == "viewed together with a", TIMEOUT,
-               f"b after the users worker restarted (users log: {users.log()})")
+               lambda: f"b after the users worker restarted (users log: {users.log()})")
     assert users.alive() and items.alive()
 
 

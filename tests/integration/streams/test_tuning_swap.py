@@ -95,7 +95,7 @@ def test_a_running_worker_follows_a_newer_configuration_and_a_restart_keeps_the_
     log = dep.worker.log
     # v1 was published before the worker started: its first lists already follow it.
     traffic.send(6)
-    wait_until(traffic.applied, TIMEOUT, f"lists under v1 (worker log: {log()})")
+    wait_until(traffic.applied, TIMEOUT, lambda: f"lists under v1 (worker log: {log()})")
     assert traffic.reasons() == {REPEAT_REASON}
     wait_until(lambda: traffic.stats().get("tuning_version_users") == v1, TIMEOUT, "v1 reported")
     assert traffic.stats().get("tuning_version_items") == v1
@@ -103,10 +103,10 @@ def test_a_running_worker_follows_a_newer_configuration_and_a_restart_keeps_the_
                TIMEOUT, f"item lists under v1's pruning (200) (worker log: {log()})")
 
     v2 = publish(store, time.time(), COVISIT_ONLY, top_k=2)
-    wait_until(lambda: traffic.stats().get("tuning_version_users") == v2, TIMEOUT, f"v2 reported ({log()})")
+    wait_until(lambda: traffic.stats().get("tuning_version_users") == v2, TIMEOUT, lambda: f"v2 reported ({log()})")
     assert traffic.stats().get("tuning_version_items") == v2
     after = traffic.send(6)
-    wait_until(traffic.applied, TIMEOUT, f"lists under v2 (worker log: {log()})")
+    wait_until(traffic.applied, TIMEOUT, lambda: f"lists under v2 (worker log: {log()})")
     assert traffic.reasons() == {COVISIT_REASON}
     # The items side prunes to v2's top_k: every list it publishes from now on has at most 2 neighbours.
     wait_until(lambda: all((rl := traffic.item_list(f"i{i}")).event_ts >= after and len(rl.items) <= 2
@@ -117,7 +117,7 @@ def test_a_running_worker_follows_a_newer_configuration_and_a_restart_keeps_the_
     v3 = publish(store, time.time(), REPEAT_ONLY, top_k=200)
     dep.worker.start()
     traffic.send(3)
-    wait_until(traffic.applied, TIMEOUT, f"lists after the restart (worker log: {log()})")
+    wait_until(traffic.applied, TIMEOUT, lambda: f"lists after the restart (worker log: {log()})")
     assert traffic.reasons() == {REPEAT_REASON}
-    wait_until(lambda: traffic.stats().get("tuning_version_users") == v3, TIMEOUT, f"v3 reported ({log()})")
+    wait_until(lambda: traffic.stats().get("tuning_version_users") == v3, TIMEOUT, lambda: f"v3 reported ({log()})")
     assert dep.worker.alive()

@@ -58,7 +58,7 @@ def running(deployment):
             for item in ("x", "y"):
                 out.send_event(script.ev(f"noise{u}", item))
     wait_until(lambda: all(list_items(deployment, f"rec:item:{i}") for i in "abc"), TIMEOUT,
-               f"rec:item lists (worker log: {deployment.worker.log()})")
+               lambda: f"rec:item lists (worker log: {deployment.worker.log()})")
     return deployment, script
 
 
@@ -150,7 +150,7 @@ def test_a_removed_item_leaves_the_item_side(running):
     with dep.producer() as out:
         out.delete_item("y")
     key = dep.settings.redis_prefix + "rec:item:y"
-    wait_until(lambda: not dep.redis.exists(key), TIMEOUT, f"rec:item:y deleted (log: {dep.worker.log()})")
+    wait_until(lambda: not dep.redis.exists(key), TIMEOUT, lambda: f"rec:item:y deleted (log: {dep.worker.log()})")
     for table in ("item-stats", "neighbors"):
         wait_until(lambda: changelog_last(dep, table, b"y") is None, TIMEOUT, f"a {table} tombstone for y")
     assert dep.worker.alive()
