@@ -54,18 +54,6 @@ def test_core_readout_cannot_express_a_shift_but_mix_can():
     assert core.validation["mrr@20"] < 60.0
 
 
-def test_core_readout_with_repeat_head_learns_repeats():
-    rng = np.random.default_rng(3)
-    sessions = []
-    for _ in range(500):
-        a, b = rng.choice(N_ITEMS, 2, replace=False)
-        sessions.append([f"i{a}", f"i{b}", f"i{a}"])
-    model = tiny_model(epochs=8, readout="core")
-    model.fit(sessions)
-    recs = model.recommend_many([session("i3", "i7"), session("i11", "i2")], 1)
-    assert [r[0].item for r in recs] == ["i3", "i11"]
-
-
 def test_label_smoothing_raises_the_loss_of_a_confident_model():
     torch.manual_seed(0)
     net = SessionNet(N_ITEMS, dim=8, layers=1, readout="core", repeat=False, dropout=0.0)

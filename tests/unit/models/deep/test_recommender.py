@@ -3,6 +3,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 
 from models.base import Interaction, Recommender, Session
 from models.deep.recommender import DeepRecommender
@@ -27,14 +28,15 @@ def test_deterministic_next_item_reaches_high_hr_at_1(trained):
     assert trained.validation["mrr@20"] >= 95.0
 
 
-def test_learns_repeats_through_the_repeat_head():
+@pytest.mark.parametrize("readout", ["mix", "core"])
+def test_learns_repeats_through_the_repeat_head(readout):
     # The next item is always the session's first item: only pointing back at the session can know it.
     rng = np.random.default_rng(3)
     sessions = []
     for _ in range(500):
         a, b = rng.choice(N_ITEMS, 2, replace=False)
         sessions.append([f"i{a}", f"i{b}", f"i{a}"])
-    model = tiny_model(epochs=8)
+    model = tiny_model(epochs=8, readout=readout)
     model.fit(sessions)
     recs = model.recommend_many([session("i3", "i7"), session("i11", "i2")], 1)
     assert [r[0].item for r in recs] == ["i3", "i11"]
