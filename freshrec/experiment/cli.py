@@ -28,8 +28,9 @@ def experiment(
                                           "categories turn trendy (default: half of --hours)."),
     batch_minutes: float = typer.Option(60.0, min=0.1, help="Stream minutes between a `batch` user's list refreshes "
                                         "(a worker run by hand reads FRESHREC_AB_BATCH_PERIOD_S, in seconds)."),
-    start_ms: int | None = typer.Option(None, "--start-ms", help="Simulated start, epoch ms (default: now minus "
-                                        "--hours; with --seed it fixes the shop's draws)."),
+    start_ms: int | None = typer.Option(None, "--start-ms", help="Simulated start, epoch ms (default: the latest "
+                                        "11:06:40 UTC whose --hours have passed, so every run has the same hours "
+                                        "of the day's traffic; with --seed it fixes the shop's draws)."),
     out: Path | None = typer.Option(None, help="Directory of the JSON and the plot (default <stack dir>/experiments; "
                                     "latest.json is the newest run, which `freshrec report` shows)."),
     keep: bool = typer.Option(False, "--keep", help="Leave the run's topics and Redis keys in place."),

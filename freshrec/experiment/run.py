@@ -27,6 +27,11 @@ from freshrec.experiment import analysis
 from freshrec.settings import Settings
 
 DEFAULT_VARIANTS = ("popular", "batch", "fusion", "online")
+DAY_MS = 86_400_000
+#: The UTC time of day a run starts at unless ``--start-ms`` says otherwise: the in-process runs' start
+#: (11:06:40). The shop's traffic follows the hour of day, so the old default, "the hours just past",
+#: made a run's traffic and results depend on when it was started (a night run named no trend at all).
+DEFAULT_START_OF_DAY_MS = 1_795_000_000_000 % DAY_MS
 SALT = "closed-loop"
 READY_TIMEOUT_S = 180.0
 
@@ -158,7 +163,8 @@ def run(cfg: Config, out_dir: Path, *, keep: bool = False, echo: Callable[[str],
     env.update(_kafka_security_env(settings))
     env.update(overrides)
     sim_s = cfg.hours * 3600
-    start_ms = cfg.start_ms if cfg.start_ms is not None else int(time.time() * 1000) - int(sim_s * 1000)
+    start_ms = cfg.start_ms if cfg.start_ms is not None else default_start_ms(int(time.time() * 1000),
+                                                                              int(sim_s * 1000))
     log_path = run_dir / "shop-events.jsonl"
     exe = [sys.executable, "-m", "freshrec"]
     worker = Part("worker", [*exe, "worker", "--loglevel", "warning"], run_dir / "worker.log")
@@ -315,6 +321,15 @@ def _follow_shop(cfg: Config, settings: Settings, worker: Part, shop: Part, prog
         return json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise ExperimentError(f"no summary from the shop: {out[-500:]!r}") from None
+
+
+def default_start_ms(now_ms: int, sim_ms: int) -> int:
+    """The latest start at :data:`DEFAULT_START_OF_DAY_MS` whose simulated span ends by ``now_ms``: the
+    same hours of the day every run (so a seed reproduces its traffic), and event times of the last day
+    or so (the topics' retention keeps them)."""
+    latest = now_ms - sim_ms
+    start = latest - latest % DAY_MS + DEFAULT_START_OF_DAY_MS
+    return start if start <= latest else start - DAY_MS
 
 
 def build_report(cfg: Config, log_path: Path, summary: dict, start_ms: int) -> dict:
