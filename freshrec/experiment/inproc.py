@@ -48,7 +48,7 @@ def simulate(cfg: exp_run.Config, log_path: Path) -> dict:
     def read(user_id: str, item_id: str) -> RecList | None:
         return lists.get(user_id)
 
-    start_ms = cfg.start_ms if cfg.start_ms is not None else 1_795_000_000_000
+    start_ms = cfg.start_ms if cfg.start_ms is not None else exp_run.INPROC_START_MS
     rate = cfg.event_rate
     shop = Shop(users=cfg.users, items=cfg.items, rate=rate, seed=cfg.seed, start_ms=start_ms,
                 duration_s=cfg.hours * 3600, shift_at_s=cfg.shift_h * 3600, recs_reader=read,
@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     except ValueError as exc:
         p.error(str(exc))
     cfg = exp_run.Config(variants=a.variants.split(","), hours=a.hours, users=a.users, seed=a.seed,
-                         start_ms=1_795_000_000_000, bin_s=max(60.0, a.hours * 3600 / 18), settings=overrides)
+                         start_ms=exp_run.INPROC_START_MS, bin_s=max(60.0, a.hours * 3600 / 18), settings=overrides)
     a.out.mkdir(parents=True, exist_ok=True)
     log_path = a.out / f"inproc-{a.seed}-{int(time.time())}.jsonl"
     t0 = time.monotonic()

@@ -28,10 +28,12 @@ from freshrec.settings import Settings
 
 DEFAULT_VARIANTS = ("popular", "batch", "fusion", "online")
 DAY_MS = 86_400_000
-#: The UTC time of day a run starts at unless ``--start-ms`` says otherwise: the in-process runs' start
-#: (11:06:40). The shop's traffic follows the hour of day, so the old default, "the hours just past",
-#: made a run's traffic and results depend on when it was started (a night run named no trend at all).
-DEFAULT_START_OF_DAY_MS = 1_795_000_000_000 % DAY_MS
+#: The in-process runs' simulated start (python -m freshrec.experiment.inproc): a Wednesday, 11:06:40 UTC.
+INPROC_START_MS = 1_795_000_000_000
+#: The UTC time of day a run starts at unless ``--start-ms`` says otherwise: the in-process runs'. The
+#: shop's traffic follows the hour of day, so the old default, "the hours just past", made a run's
+#: traffic and results depend on when it was started (a night run named no trend at all).
+DEFAULT_START_OF_DAY_MS = INPROC_START_MS % DAY_MS
 SALT = "closed-loop"
 READY_TIMEOUT_S = 180.0
 
