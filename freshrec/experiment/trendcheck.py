@@ -21,7 +21,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from contracts.events import decode_event
+import msgspec
+
+from contracts.events import Event
+from freshrec.experiment.analysis import read_log
 from models.candidates.rising import RisingCategories
 from streams.session import SessionPolicy, SessionState, to_interaction, to_session
 
@@ -30,33 +33,28 @@ def named_spans(log: Path, detector: RisingCategories) -> tuple[dict[str, list[l
     """``category -> [[from_ts, to_ts], ...]`` while the detector named it, and the log's last ts.
 
     The detector is read after every vote (naming changes only then)."""
-    category_of: dict[str, str] = {}
+    records, category_of = read_log(log)  # the catalog's categories never change within a run
     policy, states = SessionPolicy(), {}
     spans: dict[str, list[list[int]]] = {}
     named: set[str] = set()
     last_ts = 0
-    with open(log, "rb") as f:
-        for line in f:
-            if b'"type"' not in line[:120] and b'"item_id"' in line[:20]:
-                rec = json.loads(line)
-                category_of[rec["item_id"]] = rec["category"][-1]
-                continue
-            ev = decode_event(line)
-            last_ts = max(last_ts, ev.ts)
-            state = states.setdefault(ev.user_id, SessionState())
-            if not policy.apply(state, ev) or not ev.is_interaction:
-                continue
-            before = detector.votes
-            detector.learn_one(to_session(ev.user_id, state, drop_last=True), to_interaction(ev),
-                               category_of.get(ev.item_id), category_of)
-            if detector.votes == before:
-                continue
-            now = {c for c, _ in detector.rising()}
-            for c in now - named:
-                spans.setdefault(c, []).append([ev.ts, ev.ts])
-            for c in named - now:
-                spans[c][-1][1] = ev.ts
-            named = now
+    for rec in records:
+        ev = msgspec.convert(rec, Event)
+        last_ts = max(last_ts, ev.ts)
+        state = states.setdefault(ev.user_id, SessionState())
+        if not policy.apply(state, ev) or not ev.is_interaction:
+            continue
+        before = detector.votes
+        detector.learn_one(to_session(ev.user_id, state, drop_last=True), to_interaction(ev),
+                           category_of.get(ev.item_id), category_of)
+        if detector.votes == before:
+            continue
+        now = {c for c, _ in detector.rising()}
+        for c in now - named:
+            spans.setdefault(c, []).append([ev.ts, ev.ts])
+        for c in named - now:
+            spans[c][-1][1] = ev.ts
+        named = now
     for c in named:
         spans[c][-1][1] = last_ts
     return spans, last_ts
