@@ -18,6 +18,7 @@ inputs do not.
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -100,11 +101,15 @@ def main(argv=None) -> None:
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     params = {}
+    known = inspect.signature(RisingCategories).parameters
     for pair in a.set:
         field, sep, value = pair.partition("=")
-        if not sep:
-            p.error(f"{pair!r}: write FIELD=VALUE")
-        params[field] = float(value)
+        if not sep or field not in known:
+            p.error(f"{pair!r}: write FIELD=VALUE with FIELD one of {', '.join(known)}")
+        try:
+            params[field] = float(value)
+        except ValueError:
+            p.error(f"{pair!r}: {value!r} is not a number")
     rows = [check(r, params, a.quiet_min) for r in a.reports]
     if a.json:
         print(json.dumps({"params": params, "runs": rows}))

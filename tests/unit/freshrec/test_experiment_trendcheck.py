@@ -49,3 +49,15 @@ def test_a_log_replay_names_a_category_that_many_new_sessions_turn_to(tmp_path):
     assert set(spans) == {"c3"}, spans
     assert T0 + 2000 * 1000 <= spans["c3"][0][0] <= T0 + 2060 * 1000
     assert json.loads(lines[0])["category"][-1] == "c0"
+
+
+def test_a_bad_set_is_a_usage_error_naming_the_parameters(tmp_path, capsys):
+    import pytest
+
+    from freshrec.experiment.trendcheck import main
+
+    for bad in ("nope=1", "ratio=x", "ratio"):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(tmp_path / "r.json"), "--set", bad])
+        assert exit_.value.code == 2
+    assert "threshold" in capsys.readouterr().err
