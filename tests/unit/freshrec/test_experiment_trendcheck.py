@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from contracts.events import CatalogItem, Event, encode_event, encode_item
-from freshrec.experiment.trendcheck import judge, named_spans
+from freshrec.experiment.trendcheck import judge, main, named_spans
 from models.candidates.rising import RisingCategories
 
 SHIFT = 3_600_000
@@ -52,10 +54,6 @@ def test_a_log_replay_names_a_category_that_many_new_sessions_turn_to(tmp_path):
 
 
 def test_a_bad_set_is_a_usage_error_naming_the_parameters(tmp_path, capsys):
-    import pytest
-
-    from freshrec.experiment.trendcheck import main
-
     for bad in ("nope=1", "ratio=x", "ratio"):
         with pytest.raises(SystemExit) as exit_:
             main([str(tmp_path / "r.json"), "--set", bad])
