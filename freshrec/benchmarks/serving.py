@@ -42,6 +42,7 @@ from contextlib import contextmanager
 
 import typer
 
+from freshrec.benchmarks import openloop
 from freshrec.benchmarks.loadgen import HttpConn, phases
 from freshrec.settings import Settings
 
@@ -168,8 +169,6 @@ def lookup(
     from freshrec.benchmarks.bounds import redis_benchmark
     from contracts.redis_keys import Keys
 
-    from freshrec.benchmarks import openloop
-
     settings = _common(rate, seconds, users, items)
     with _seeded(settings, users, items) as prefix:
         bound = _run(_lookup(settings, prefix, "bound", rate, seconds, concurrency, users, items))
@@ -256,8 +255,6 @@ async def _lookup(settings, prefix, mode, rate, seconds, concurrency, users, ite
                               warm_up=settings.serve_cache_size + 1000,
                               around_fixed=(lambda: send(b"reset"), host_stats))
         if mode == "lookup":  # the same schedule again from the C generator, the host timing it too
-            from freshrec.benchmarks import openloop
-
             await send(b"reset")
             c = await loop.run_in_executor(None, openloop.at_host, settings, path, rate, seconds, concurrency,
                                            users, items)
