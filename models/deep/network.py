@@ -143,7 +143,6 @@ class SessionNet(nn.Module):
         has_target = tgt != 0
         target = tgt[has_target]
         rep = self._represent(h, h, inp, allowed)[has_target]
-        h_t = h[has_target]
         smooth = None
         if negatives > 0 and sampler is not None:
             log_explore = self._sampled_log_softmax(rep, target, sampler, negatives)
@@ -153,19 +152,15 @@ class SessionNet(nn.Module):
             log_explore = logits.gather(1, (target - 1)[:, None]).squeeze(1) - norm
             if label_smoothing > 0:
                 smooth = norm - logits.mean(dim=1)   # cross-entropy against the uniform distribution
-        if not self.repeat:
+        if self.repeat:
+            att = (self.rep_q(h) @ self.rep_k(h).transpose(1, 2)) / math.sqrt(h.shape[-1])
+            log_att = torch.log_softmax(att.masked_fill(~allowed, _MASKED), dim=-1)
+            match = (inp[:, None, :] == tgt[:, :, None]) & allowed
+            log_repeat = torch.logsumexp(log_att.masked_fill(~match, _NO_MATCH), dim=-1)[has_target]
+            g = self.gate(h[has_target]).squeeze(1)
+            nll = -torch.logaddexp(F.logsigmoid(g) + log_repeat, F.logsigmoid(-g) + log_explore)
+        else:
             nll = -log_explore
-            if smooth is not None:
-                nll = (1 - label_smoothing) * nll + label_smoothing * smooth
-            return nll.mean()
-
-        att = (self.rep_q(h) @ self.rep_k(h).transpose(1, 2)) / math.sqrt(h.shape[-1])
-        log_att = torch.log_softmax(att.masked_fill(~allowed, _MASKED), dim=-1)
-        match = (inp[:, None, :] == tgt[:, :, None]) & allowed
-        log_repeat = torch.logsumexp(log_att.masked_fill(~match, _NO_MATCH), dim=-1)[has_target]
-
-        g = self.gate(h_t).squeeze(1)
-        nll = -torch.logaddexp(F.logsigmoid(g) + log_repeat, F.logsigmoid(-g) + log_explore)
         if smooth is not None:
             nll = (1 - label_smoothing) * nll + label_smoothing * smooth
         return nll.mean()
